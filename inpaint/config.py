@@ -1,0 +1,165 @@
+"""Parameters: one frozen dataclass per `params.yaml` section, validated when a stage starts.
+
+Each field may carry validation metadata made by `spec()`: a numeric range, a set of allowed
+values, or a free-form check. `load_section` rejects unknown keys, wrong types and out-of-range
+values with an error that names the key (`section.key`) and what is allowed, so a typo in
+`params.yaml` or in `dvc exp run -S` stops the stage before it writes anything.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+PARAMS_FILE = "params.yaml"
+RESOLUTIONS = (32, 64, 128, 256, 512, 1024)
+
+
+class ParamsError(ValueError):
+    """A parameter is unknown, of the wrong type or out of range."""
+
+
+def spec(default: Any, *, low: float | None = None, high: float | None = None,
+         choices: tuple | None = None, check: Callable[[Any], str | None] | None = None,
+         doc: str = "") -> Any:
+    """A dataclass field with validation metadata; `check` returns an error text or None."""
+    meta = {"low": low, "high": high, "choices": choices, "check": check, "doc": doc}
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check `value` against annotation `tp`; ints are accepted where floats are expected."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, key)
+            except ParamsError as err:
+                errors.append(str(err))
+        raise ParamsError(errors[0] if len(errors) == 1 else
+                          f"{key} = {value!r}: expected {_type_name(tp)}")
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ParamsError(f"{key} = {value!r}: expected a list")
+        (item_tp, *_) = typing.get_args(tp) or (Any,)
+        return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float) and isinstance(value, bool):
+        raise ParamsError(f"{key} = {value!r}: expected {tp.__name__}, got a boolean")
+    if not isinstance(value, tp):
+        raise ParamsError(f"{key} = {value!r}: expected {tp.__name__}, "
+                          f"got {type(value).__name__}")
+    return value
+
+
+def _check_field(value: Any, meta: typing.Mapping, key: str) -> None:
+    if value is None:
+        return
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if meta.get("choices") is not None and item not in meta["choices"]:
+            allowed = ", ".join(repr(c) for c in meta["choices"])
+            raise ParamsError(f"{key} = {item!r}: allowed values are {allowed}")
+        low, high = meta.get("low"), meta.get("high")
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            if (low is not None and item < low) or (high is not None and item > high):
+                raise ParamsError(f"{key} = {item!r}: must be in [{low}, {high}]")
+    if meta.get("check") is not None:
+        problem = meta["check"](value)
+        if problem:
+            raise ParamsError(f"{key} = {value!r}: {problem}")
+
+
+def from_dict(cls: type, section: str, raw: dict | None) -> Any:
+    """Build and validate dataclass `cls` from the mapping of `params.yaml` section `section`."""
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{section}: expected a mapping of keys, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ParamsError(f"unknown key {section}.{unknown[0]}; "
+                          f"{section} takes: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in raw.items():
+        key = f"{section}.{name}"
+        values[name] = _coerce(value, hints[name], key)
+        _check_field(values[name], fields[name].metadata, key)
+    return cls(**values)
+
+
+def load_section(cls: type, section: str, path: str | Path = PARAMS_FILE) -> Any:
+    """Read `section` of the params file and return it as a validated `cls`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found")
+    with path.open() as fh:
+        params = yaml.safe_load(fh) or {}
+    if section not in params:
+        raise ParamsError(f"{path}: section '{section}' is missing")
+    return from_dict(cls, section, params[section])
+
+
+def increasing(values: list) -> str | None:
+    """A `check` for bucket edges and the like."""
+    if len(values) < 2 or any(b <= a for a, b in zip(values, values[1:])):
+        return "must be at least two strictly increasing numbers"
+    return None
+
+
+def two_betas(values: list) -> str | None:
+    if len(values) != 2 or not all(0.0 <= b < 1.0 for b in values):
+        return "must be two numbers in [0, 1) (Adam's beta1, beta2)"
+    return None
+
+
+def _source_check(keyword: str) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        if value != keyword and not Path(value).is_dir():
+            return f"must be '{keyword}' or an existing folder (not found: {value})"
+        return None
+    return check
+
+
+@dataclasses.dataclass(frozen=True)
+class DataParams:
+    """`data`: where the images come from and how they are split."""
+    source: str = spec("synthetic", check=_source_check("synthetic"),
+                       doc="'synthetic' or a folder of images (searched recursively)")
+    synthetic_count: int = spec(1000, low=16, high=1_000_000)
+    resolution: int = spec(64, choices=RESOLUTIONS)
+    test_fraction: float = spec(0.1, low=0.0, high=0.9)
+    test_count: int | None = spec(None, low=1, doc="overrides test_fraction when set")
+    max_images: int | None = spec(None, low=2, doc="use only the first N files of a folder")
+    min_images: int = spec(16, low=2)
+    seed: int = spec(0, low=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskParams:
+    """`masks`: where the masks come from, the hole-ratio buckets, and the train/eval pools."""
+    source: str = spec("generated", check=_source_check("generated"),
+                       doc="'generated' or a folder of mask images (white = hole)")
+    generated_count: int = spec(3000, low=10, high=1_000_000)
+    buckets: list[float] = spec([0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6], low=0.0, high=1.0,
+                                check=increasing)
+    eval_fraction: float = spec(0.5, low=0.05, high=0.95)
+    seed: int = spec(0, low=0)

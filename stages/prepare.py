@@ -1,0 +1,69 @@
+"""Stage `prepare`: images -> data/prepared/{train,test}.npy, manifest.csv, skipped.csv."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from inpaint.config import DataParams, load_section
+from inpaint.images import ImageError, atomic_path, list_images, save_npy, square_resized
+from inpaint.synthetic import synthetic_faces
+
+OUT = Path("data/prepared")
+
+
+def load_folder(params: DataParams) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
+    """Every decodable image of the folder, and (file, reason) for those skipped."""
+    paths = list_images(params.source)
+    if params.max_images is not None:
+        paths = paths[:params.max_images]
+    if not paths:
+        raise SystemExit(f"data.source: no images (jpg, png, webp, bmp) in {params.source}")
+    images, names, skipped = [], [], []
+    for path in tqdm(paths, desc="decoding", unit="img"):
+        try:
+            images.append(square_resized(path, params.resolution))
+            names.append(str(path))
+        except ImageError as err:
+            skipped.append((str(path), str(err)))
+    return np.stack(images) if images else None, names, skipped
+
+
+def main() -> None:
+    params = load_section(DataParams, "data")
+    if params.source == "synthetic":
+        images = synthetic_faces(params.seed, params.synthetic_count, params.resolution)
+        names, skipped = [f"synthetic:{params.seed}:{i}" for i in range(len(images))], []
+    else:
+        images, names, skipped = load_folder(params)
+    if len(names) < params.min_images:
+        raise SystemExit(f"data.source: only {len(names)} usable images in {params.source} "
+                         f"(data.min_images = {params.min_images}); skipped: {len(skipped)}")
+    test_count = params.test_count or max(1, int(round(len(names) * params.test_fraction)))
+    if test_count >= len(names):
+        raise SystemExit(f"data.test_count = {test_count}: must be below the "
+                         f"{len(names)} usable images")
+    order = np.random.default_rng(params.seed).permutation(len(names))
+    splits = {"test": np.sort(order[:test_count]), "train": np.sort(order[test_count:])}
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for split, members in splits.items():
+        save_npy(images[members], OUT / f"{split}.npy")
+        rows += [{"source": names[m], "split": split, "index": i} for i, m in enumerate(members)]
+    with atomic_path(OUT / "manifest.csv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+    with atomic_path(OUT / "skipped.csv") as tmp:
+        pd.DataFrame(skipped, columns=["source", "reason"]).to_csv(tmp, index=False)
+    summary = {"train": len(splits["train"]), "test": test_count, "skipped": len(skipped),
+               "resolution": params.resolution}
+    with atomic_path("metrics/prepare.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"prepare: {summary}")
+
+
+if __name__ == "__main__":
+    main()

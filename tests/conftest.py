@@ -1,0 +1,27 @@
+"""Shared fixtures: the repository root, ../shared (skipped when absent), thread limits."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared/data, or skip the test when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (only on the project's own machines)")
+    return path
+
+
+def run_stage(name: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `stages/<name>.py` as DVC would, from a work folder holding its params.yaml."""
+    full_env = {**os.environ, "OMP_NUM_THREADS": "2", **(env or {})}
+    return subprocess.run([sys.executable, str(ROOT / "stages" / f"{name}.py")], cwd=cwd,
+                          env=full_env, capture_output=True, text=True, timeout=900)

@@ -163,3 +163,37 @@ class MaskParams:
                                 check=increasing)
     eval_fraction: float = spec(0.5, low=0.05, high=0.95)
     seed: int = spec(0, low=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainParams:
+    """What every training stage takes: Adam (lr, betas), batch size, epochs, seed."""
+    epochs: int = spec(10, low=1, high=100_000)
+    batch_size: int = spec(32, low=2, high=65_536)
+    lr: float = spec(1e-4, low=1e-7, high=1.0)
+    betas: list[float] = spec([0.5, 0.999], check=two_betas)
+    seed: int = spec(0, low=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoencoderParams(TrainParams):
+    """`ae`: the autoencoder E_R, Dec (loss L1)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GanParams(TrainParams):
+    """`gan`: the DCGAN in feature-map space; the pixel-space ablation uses the same budget."""
+    z_dim: int = spec(100, low=2, high=4096)
+    width: int = spec(64, low=4, high=1024, doc="filters of G's and D's widest-resolution layer")
+    pixel_width: int = spec(16, low=4, high=1024, doc="the same for the pixel-space ablation")
+
+
+@dataclasses.dataclass(frozen=True)
+class InversionParams(TrainParams):
+    """`inversion`: the encoder E_z trained through the frozen G, D and Dec."""
+    width: float = spec(1.0, low=0.05, high=4.0, doc="E_z filter multiplier; 1.0 = Table 1")
+    lambda_r: float = spec(20.0, low=0.0, high=1e6, doc="weight of the L1 reconstruction loss")
+    realism_loss: str = spec("nonsaturating", choices=("nonsaturating", "none"),
+                             doc="L_p as -log D(G(z)) (bounded below), or no L_p at all")
+    hole_fill: float = spec(0.0, low=-1.0, high=1.0,
+                            doc="value of hole pixels in E_z's input, in [-1, 1] units")

@@ -1,0 +1,18 @@
+"""The compute device, from the environment so that switching hardware re-runs no stage."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+def get_device() -> torch.device:
+    """`INPAINT_DEVICE` (cpu, cuda, cuda:1, ...) if set, else CUDA when available, else CPU."""
+    name = os.environ.get("INPAINT_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"INPAINT_DEVICE={name!r}: not a torch device ({err})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"INPAINT_DEVICE={name!r}: CUDA is not available on this machine")
+    return device

@@ -1,0 +1,104 @@
+"""GAN inversion: a latent code z from a damaged image, three ways.
+
+- learned (the paper): one forward pass of E_z, then I_out = Dec(G(z));
+- hybrid (Lahiri et al. 2019): the learned z refined by a few gradient steps on z;
+- optimisation (Yeh et al. 2017): gradient steps from a random z.
+
+The refinement objective is the L1 context loss on the known pixels plus a realism prior
+`prior_weight * softplus(-D(G(z)))` (the non-saturating, bounded form of log(1 - D(G(z))),
+see README). Yeh et al. weight the context loss towards the hole border; we weight all known
+pixels equally.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .pretrained import load_networks, read_inpainter_config
+
+
+def realism_loss(discriminator: nn.Module, feature_maps: torch.Tensor) -> torch.Tensor:
+    """-log D(maps) per image, i.e. softplus(-logit): zero when D is sure they are real."""
+    return F.softplus(-discriminator(feature_maps))
+
+
+class GanInverter(nn.Module):
+    """E_z, G, D and Dec together: damaged image + known-mask -> inpainted image, in [-1, 1]."""
+
+    def __init__(self, inversion_encoder: nn.Module, generator: nn.Module,
+                 decoder: nn.Module, discriminator: nn.Module, hole_fill: float):
+        super().__init__()
+        self.inversion_encoder, self.generator = inversion_encoder, generator
+        self.decoder, self.discriminator = decoder, discriminator
+        self.hole_fill = hole_fill
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, device: torch.device | str = "cpu") -> "GanInverter":
+        """The exported model folder written by the `train_inversion` stage."""
+        config = read_inpainter_config(folder)
+        nets = load_networks(Path(folder) / "weights.pt", device=device)
+        model = cls(nets["inversion_encoder"], nets["generator"], nets["decoder"],
+                    nets["discriminator"], config["hole_fill"])
+        return model.eval().requires_grad_(False)
+
+    @property
+    def resolution(self) -> int:
+        return self.inversion_encoder.cfg.resolution
+
+    @property
+    def z_dim(self) -> int:
+        return self.generator.cfg.z_dim
+
+    def damaged(self, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """I_M: known pixels kept, holes set to `hole_fill` (0 = mid-grey in [-1, 1])."""
+        return image * known + self.hole_fill * (1 - known)
+
+    def encode(self, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        return self.inversion_encoder(self.damaged(image, known))
+
+    def render(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.generator(z))
+
+    def forward(self, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        return self.render(self.encode(image, known))
+
+
+def refine(model: GanInverter, image: torch.Tensor, known: torch.Tensor, z: torch.Tensor,
+           steps: int, lr: float = 0.03, prior_weight: float = 0.003) -> torch.Tensor:
+    """`steps` Adam steps on z against the known pixels, with the realism prior."""
+    z = z.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([z], lr=lr)
+    known_count = known.flatten(1).sum(1).clamp_min(1.0) * image.shape[1]
+    for _ in range(steps):
+        maps = model.generator(z)
+        context = ((model.decoder(maps) - image).abs() * known).flatten(1).sum(1) / known_count
+        loss = (context + prior_weight * realism_loss(model.discriminator, maps)).sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return z.detach()
+
+
+def learned_inversion(model: GanInverter, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model(image, known)
+
+
+def hybrid_inversion(model: GanInverter, image: torch.Tensor, known: torch.Tensor,
+                     steps: int) -> torch.Tensor:
+    with torch.no_grad():
+        z = model.encode(image, known)
+    z = refine(model, image, known, z, steps)
+    with torch.no_grad():
+        return model.render(z)
+
+
+def optimisation_inversion(model: GanInverter, image: torch.Tensor, known: torch.Tensor,
+                           steps: int, generator: torch.Generator) -> torch.Tensor:
+    z = torch.randn(image.shape[0], model.z_dim, generator=generator).to(image.device)
+    z = refine(model, image, known, z, steps)
+    with torch.no_grad():
+        return model.render(z)

@@ -1,0 +1,114 @@
+"""Saving and loading trained networks: stage files and the self-contained exported model.
+
+A stage file (`models/ae.pt`, `models/gan.pt`) holds each network's config and weights and
+loads with `torch.load(weights_only=True)`. The exported model (`models/inpainter/`) is a folder
+with `config.json` (resolution, widths, z_dim, normalisation, mask convention) and
+`weights.pt`; it loads without the DVC repository.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .images import atomic_path
+from .models import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig, Generator,
+                     InversionConfig, InversionEncoder)
+
+FORMAT_VERSION = 1
+NETWORKS = {  # name -> (config class, module class)
+    "encoder": (AutoencoderConfig, Encoder),
+    "decoder": (AutoencoderConfig, Decoder),
+    "generator": (GanConfig, Generator),
+    "discriminator": (GanConfig, Discriminator),
+    "inversion_encoder": (InversionConfig, InversionEncoder),
+}
+
+
+class ModelFormatError(ValueError):
+    """A model file or folder is missing, damaged or from an incompatible version."""
+
+
+def _config_from_dict(cls: type, raw: dict):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()
+                  if k in fields})
+
+
+def save_networks(path: str | Path, networks: dict[str, tuple[object, nn.Module]]) -> None:
+    """Write {name: (config, module)} for names of `NETWORKS`, atomically."""
+    state = {"format_version": FORMAT_VERSION,
+             "configs": {k: dataclasses.asdict(cfg) for k, (cfg, _) in networks.items()},
+             "weights": {k: m.state_dict() for k, (_, m) in networks.items()}}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_networks(path: str | Path, names: list[str] | None = None,
+                  device: torch.device | str = "cpu") -> dict[str, nn.Module]:
+    """Rebuild the networks stored by `save_networks`, in eval mode, on `device`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFormatError(f"{path}: model file not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many kinds for a damaged file
+        raise ModelFormatError(f"{path}: cannot load ({err})") from None
+    if state.get("format_version") != FORMAT_VERSION:
+        raise ModelFormatError(f"{path}: format version {state.get('format_version')}, "
+                               f"this code reads {FORMAT_VERSION}")
+    networks = {}
+    for name in names or list(state["configs"]):
+        if name not in state["configs"]:
+            raise ModelFormatError(f"{path}: has no network '{name}'")
+        config_cls, module_cls = NETWORKS[name]
+        module = module_cls(_config_from_dict(config_cls, state["configs"][name]))
+        module.load_state_dict(state["weights"][name])
+        networks[name] = module.to(device).eval()
+    return networks
+
+
+def network_config(path: str | Path, name: str):
+    """The config of one stored network, without building it."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return _config_from_dict(NETWORKS[name][0], state["configs"][name])
+
+
+def export_inpainter(folder: str | Path, networks: dict[str, tuple[object, nn.Module]],
+                     hole_fill: float) -> None:
+    """The self-contained model folder: weights.pt plus a readable config.json."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_networks(folder / "weights.pt", networks)
+    inversion_cfg = networks["inversion_encoder"][0]
+    config = {
+        "format_version": FORMAT_VERSION,
+        "method": "GAN inversion in autoencoder feature space (Wang, Song & Zhang 2023)",
+        "resolution": inversion_cfg.resolution,
+        "z_dim": inversion_cfg.z_dim,
+        "normalisation": "RGB scaled to [-1, 1]: x / 127.5 - 1",
+        "mask_convention": "in code 1 = known pixel, 0 = hole; mask files white = hole",
+        "hole_fill": hole_fill,
+        "networks": {k: dataclasses.asdict(cfg) for k, (cfg, _) in networks.items()},
+    }
+    with atomic_path(folder / "config.json") as tmp:
+        tmp.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def read_inpainter_config(folder: str | Path) -> dict:
+    """config.json of an exported model, checked for presence and version."""
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise ModelFormatError(f"{folder}: not an exported model (no config.json); "
+                               f"train one with `dvc repro train_inversion`")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ModelFormatError(f"{path}: not valid JSON ({err})") from None
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ModelFormatError(f"{folder}: model format version {config.get('format_version')},"
+                               f" this code reads {FORMAT_VERSION}")
+    return config

@@ -1,0 +1,217 @@
+"""The pieces every training stage shares: seeding, batches, checkpoints with resume, the NaN
+guard, per-epoch logs for `dvc plots`, and sample grids.
+
+Resume is exact: all randomness of epoch e comes from a generator seeded with (seed, e), and a
+checkpoint holds the weights, optimiser states and history at an epoch boundary, so an
+interrupted run that resumes ends at the same weights as one that never stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from tqdm import tqdm
+
+from .images import atomic_path, save_png
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is left in place."""
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """All randomness of one epoch (order, masks, noise) comes from this generator."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def batches(count: int, batch_size: int, generator: torch.Generator,
+            drop_last: bool = True) -> Iterator[torch.Tensor]:
+    """Shuffled index batches; the last, smaller batch is dropped by default (BatchNorm)."""
+    order = torch.randperm(count, generator=generator)
+    stop = count - count % batch_size if drop_last else count
+    for start in range(0, stop, batch_size):
+        yield order[start:start + batch_size]
+
+
+def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 NHWC -> float NCHW in [-1, 1] on `device`."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    return x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float NCHW in [-1, 1] -> uint8 NHWC (rounded, clipped)."""
+    x = x.detach().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def take(array: np.ndarray, index: torch.Tensor) -> np.ndarray:
+    """Rows of a (memory-mapped) array; sorted reads are faster, order is restored after."""
+    index = index.numpy()
+    order = np.argsort(index)
+    rows = array[index[order]]
+    return rows[np.argsort(order)]
+
+
+def check_finite(losses: dict[str, float], epoch: int, step: int) -> None:
+    for name, value in losses.items():
+        if not math.isfinite(value):
+            raise NonFiniteLossError(
+                f"loss {name} is {value} at epoch {epoch}, step {step}; "
+                f"stopped, the last good checkpoint is kept")
+
+
+def fingerprint(params: dict, inputs: list[str | Path]) -> str:
+    """A hash of a stage's params and input files: a checkpoint resumes only if it matches."""
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    for path in inputs:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+class Checkpoint:
+    """Weights, optimiser states and history at the end of each epoch, written atomically."""
+
+    def __init__(self, path: str | Path, modules: dict[str, nn.Module],
+                 optimizers: dict[str, torch.optim.Optimizer], key: str):
+        self.path, self.modules, self.optimizers, self.key = Path(path), modules, optimizers, key
+
+    def save(self, epoch: int, history: list[dict]) -> None:
+        state = {"key": self.key, "epoch": epoch, "history": json.dumps(history),
+                 "modules": {k: m.state_dict() for k, m in self.modules.items()},
+                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}}
+        with atomic_path(self.path) as tmp:
+            torch.save(state, tmp)
+
+    def restore(self) -> tuple[int, list[dict]]:
+        """(epochs done, history) from a matching checkpoint, or (0, []) to start afresh."""
+        if not self.path.exists():
+            return 0, []
+        state = torch.load(self.path, map_location="cpu", weights_only=True)
+        if state.get("key") != self.key:
+            print(f"{self.path}: made with other params or inputs; starting afresh")
+            return 0, []
+        for k, m in self.modules.items():
+            m.load_state_dict(state["modules"][k])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        print(f"{self.path}: resuming after epoch {state['epoch']}")
+        return state["epoch"], json.loads(state["history"])
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def fit(epochs: int, train_epoch: Callable[[int, Callable], dict],
+        checkpoint: Checkpoint, log: Callable[[list[dict]], None],
+        evaluate: Callable[[int], dict] | None = None) -> list[dict]:
+    """The epoch loop: resume, train, evaluate, log, checkpoint.
+
+    `train_epoch(epoch, progress)` runs one epoch, calling `progress(losses)` after each step
+    (which checks the losses are finite and updates the bar), and returns its mean losses.
+    """
+    start, history = checkpoint.restore()
+    for epoch in range(start, epochs):
+        bar = tqdm(desc=f"epoch {epoch + 1}/{epochs}", unit="step", leave=False)
+        step = 0
+
+        def progress(losses: dict[str, torch.Tensor]) -> None:
+            nonlocal step
+            values = {k: float(v.detach()) for k, v in losses.items()}
+            check_finite(values, epoch + 1, step)
+            step += 1
+            bar.update()
+            bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()}, refresh=False)
+
+        row = {"epoch": epoch + 1, **train_epoch(epoch, progress)}
+        bar.close()
+        if evaluate is not None:
+            row.update(evaluate(epoch))
+        history.append(row)
+        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in row.items()))
+        checkpoint.save(epoch + 1, history)
+        log(history)
+    return history
+
+
+class Mean:
+    """Running means of named losses over an epoch."""
+
+    def __init__(self):
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, losses: dict[str, torch.Tensor]) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v.detach())
+        self.count += 1
+
+    def result(self) -> dict[str, float]:
+        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+
+
+def write_tsv(rows: list[dict], target: str | Path) -> None:
+    """Per-epoch rows as a TSV that `dvc plots show` draws."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(f"{row.get(c, '')}" for c in columns) for row in rows]
+    with atomic_path(target) as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n")
+
+
+def write_json(data: dict, target: str | Path) -> None:
+    with atomic_path(target) as tmp:
+        Path(tmp).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def image_grid(images: np.ndarray, columns: int) -> np.ndarray:
+    """NHWC uint8 -> one grid image, row-major, padded with white cells."""
+    n, h, w, c = images.shape
+    rows = -(-n // columns)
+    grid = np.full((rows * h, columns * w, c), 255, np.uint8)
+    for i, image in enumerate(images):
+        r, col = divmod(i, columns)
+        grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
+    return grid
+
+
+def save_grid(images: np.ndarray, columns: int, target: str | Path, min_cell: int = 64) -> None:
+    """A grid PNG, upscaled (nearest) so that small images stay visible."""
+    grid = image_grid(images, columns)
+    scale = max(1, min_cell // images.shape[1])
+    if scale > 1:
+        grid = np.asarray(Image.fromarray(grid).resize(
+            (grid.shape[1] * scale, grid.shape[0] * scale), Image.Resampling.NEAREST))
+    save_png(grid, target)
+
+
+def batch_psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR (dB) of [-1, 1] tensors after uint8 quantisation, data range 255."""
+    a = x.clamp(-1, 1).add(1).mul(127.5).round()
+    b = y.clamp(-1, 1).add(1).mul(127.5).round()
+    mse = (a - b).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+    return 10 * torch.log10(255.0 ** 2 / mse)
+
+
+def pairwise_l1(images: torch.Tensor) -> float:
+    """Mean L1 distance between all pairs of a batch: a cheap spread (diversity) figure."""
+    flat = images.flatten(1)
+    return float(torch.cdist(flat, flat, p=1).sum() / (len(flat) * (len(flat) - 1) * flat.shape[1]))
+
+
+def set_threads() -> None:
+    """Honour OMP_NUM_THREADS when set (several processes share the cores)."""
+    threads = os.environ.get("OMP_NUM_THREADS")
+    if threads:
+        torch.set_num_threads(int(threads))

@@ -1,0 +1,134 @@
+"""Stage `train_inversion`: the encoder E_z, through the frozen G, D and Dec (paper, stage 2).
+
+Loss L = L_p + lambda_r * L_r with L_r = ||I - Dec(G(E_z(I_M)))||_1 and L_p the bounded,
+non-saturating realism term -log D(G(E_z(I_M))) (see README: the literal log(1 - D) is
+unbounded below and lets E_z fool D instead of reconstructing). Masks come from the `masks`
+training pool, with random flips. Outputs the exported model folder models/inpainter/,
+metrics/inversion.json (test L1 / PSNR per hole-ratio bucket on the fixed evaluation pairs),
+plots/inversion/losses.tsv and plots/inversion/inpainted.png.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from inpaint.config import InversionParams, load_section
+from inpaint.device import get_device
+from inpaint.images import load_npy
+from inpaint.inversion import GanInverter, realism_loss
+from inpaint.models import InversionConfig, InversionEncoder, describe
+from inpaint.pretrained import export_inpainter, load_networks, network_config
+from inpaint.training import (Checkpoint, Mean, batch_psnr, batches, epoch_generator,
+                              fingerprint, fit, save_grid, set_threads, take, to_tensor,
+                              to_uint8, write_json, write_tsv)
+
+TRAIN, TEST = "data/prepared/train.npy", "data/prepared/test.npy"
+TRAIN_MASKS, EVAL_MASKS = "data/masks/train.npy", "data/masks/eval.npy"
+EVAL_PAIRS, AUTOENCODER, GAN = "data/masks/eval_pairs.csv", "models/ae.pt", "models/gan.pt"
+
+
+def random_masks(pool: np.ndarray, count: int, rng: torch.Generator) -> torch.Tensor:
+    """`count` training masks (N x 1 x H x W, 1 = known), randomly flipped for variety."""
+    index = torch.randint(len(pool), (count,), generator=rng)
+    masks = torch.from_numpy(take(pool, index)).float()[:, None]
+    flips = torch.rand(count, 2, generator=rng) < 0.5
+    masks[flips[:, 0]] = masks[flips[:, 0]].flip(-1)
+    masks[flips[:, 1]] = masks[flips[:, 1]].flip(-2)
+    return masks
+
+
+@torch.no_grad()
+def score_pairs(model: GanInverter, images, masks, pairs: pd.DataFrame, device,
+                batch_size: int = 200) -> pd.DataFrame:
+    """Per evaluation pair: L1 and PSNR of the raw output and of the composite."""
+    model.inversion_encoder.eval()
+    rows = []
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs.iloc[start:start + batch_size]
+        x = to_tensor(images[chunk.image_index.values], device)
+        known = torch.from_numpy(masks[chunk.eval_mask_index.values]).float()[:, None].to(device)
+        out = model(x, known)
+        composite = known * x + (1 - known) * out
+        rows.append(pd.DataFrame({
+            "bucket": chunk.bucket.values,
+            "l1": (out - x).abs().flatten(1).mean(1).cpu().numpy(),
+            "psnr": batch_psnr(out, x).cpu().numpy(),
+            "psnr_composite": batch_psnr(composite, x).cpu().numpy()}))
+    model.inversion_encoder.train()
+    return pd.concat(rows)
+
+
+def main() -> None:
+    params = load_section(InversionParams, "inversion")
+    set_threads()
+    device = get_device()
+    train, test = load_npy(TRAIN), load_npy(TEST)
+    train_masks, eval_masks = load_npy(TRAIN_MASKS), load_npy(EVAL_MASKS)
+    pairs = pd.read_csv(EVAL_PAIRS)
+    frozen = {**load_networks(AUTOENCODER, ["decoder"], device),
+              **load_networks(GAN, device=device)}
+    torch.manual_seed(params.seed)
+    gan_cfg = network_config(GAN, "generator")
+    cfg = InversionConfig(resolution=train.shape[1], z_dim=gan_cfg.z_dim, width=params.width)
+    model = GanInverter(InversionEncoder(cfg).to(device), frozen["generator"], frozen["decoder"],
+                        frozen["discriminator"], params.hole_fill)
+    for net in (model.generator, model.decoder, model.discriminator):
+        net.eval().requires_grad_(False)  # frozen, BatchNorm on its running statistics
+    print(describe("E_z", model.inversion_encoder, to_tensor(test[:2], device)))
+    optimizer = torch.optim.Adam(model.inversion_encoder.parameters(), lr=params.lr,
+                                 betas=tuple(params.betas))
+    checkpoint = Checkpoint("checkpoints/train_inversion.pt",
+                            {"inversion_encoder": model.inversion_encoder}, {"adam": optimizer},
+                            fingerprint(vars(params), [TRAIN, TRAIN_MASKS, AUTOENCODER, GAN]))
+
+    def train_epoch(epoch: int, progress) -> dict:
+        rng, mean = epoch_generator(params.seed, epoch), Mean()
+        for index in batches(len(train), params.batch_size, rng):
+            x = to_tensor(take(train, index), device)
+            known = random_masks(train_masks, len(index), rng).to(device)
+            maps = model.generator(model.encode(x, known))
+            loss_r = (model.decoder(maps) - x).abs().mean()
+            loss_p = (realism_loss(model.discriminator, maps).mean()
+                      if params.realism_loss == "nonsaturating" else torch.zeros((), device=device))
+            loss = loss_p + params.lambda_r * loss_r
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses = {"loss": loss, "l_r": loss_r, "l_p": loss_p}
+            progress(losses)
+            mean.add(losses)
+        return mean.result()
+
+    def evaluate(epoch: int) -> dict:
+        scores = score_pairs(model, test, eval_masks, pairs, device)
+        return {"test_l1": float(scores.l1.mean()), "test_psnr": float(scores.psnr.mean())}
+
+    fit(params.epochs, train_epoch, checkpoint,
+        lambda h: write_tsv(h, "plots/inversion/losses.tsv"), evaluate)
+    model.inversion_encoder.eval()
+    export_inpainter("models/inpainter", {
+        "inversion_encoder": (cfg, model.inversion_encoder),
+        "generator": (gan_cfg, model.generator),
+        "discriminator": (gan_cfg, model.discriminator),
+        "decoder": (network_config(AUTOENCODER, "decoder"), model.decoder)}, params.hole_fill)
+    scores = score_pairs(model, test, eval_masks, pairs, device)
+    by_bucket = scores.groupby("bucket", sort=False).mean()
+    write_json({"test": {"l1": round(float(scores.l1.mean()), 5),
+                         "psnr": round(float(scores.psnr.mean()), 3)},
+                "buckets": {b: {k: round(float(v), 4) for k, v in row.items()}
+                            for b, row in by_bucket.iterrows()}}, "metrics/inversion.json")
+    show = pairs.groupby("bucket", sort=False).head(2)[:12]
+    x = to_tensor(test[show.image_index.values], device)
+    known = torch.from_numpy(eval_masks[show.eval_mask_index.values]).float()[:, None].to(device)
+    with torch.no_grad():
+        out = model(x, known)
+    rows = [to_uint8(model.damaged(x, known)), to_uint8(out),
+            to_uint8(known * x + (1 - known) * out), test[show.image_index.values]]
+    save_grid(np.concatenate(rows), len(show), "plots/inversion/inpainted.png")
+    checkpoint.remove()
+    print(by_bucket.round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()

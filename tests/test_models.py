@@ -1,0 +1,85 @@
+"""Network shapes at every supported size, and stored-model round trips."""
+import json
+
+import pytest
+import torch
+
+from inpaint.inversion import GanInverter
+from inpaint.models import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
+                            Generator, InversionConfig, InversionEncoder, flops_per_image)
+from inpaint.pretrained import (ModelFormatError, export_inpainter, load_networks,
+                                save_networks)
+
+
+@pytest.mark.parametrize("res", [32, 64, 128, 256])
+def test_shapes(res):
+    x = torch.randn(2, 3, res, res)
+    cfg = AutoencoderConfig(resolution=res)
+    feature_map = Encoder(cfg)(x)
+    assert feature_map.shape == (2, 16, res // 8, res // 8)
+    assert feature_map.abs().max() <= 1  # Tanh
+    assert Decoder(cfg)(feature_map).shape == x.shape
+    gan = GanConfig(size=res // 8, z_dim=100, width=8)
+    fake = Generator(gan)(torch.randn(2, 100))
+    assert fake.shape == feature_map.shape
+    assert Discriminator(gan)(fake).shape == (2,)
+    assert InversionEncoder(InversionConfig(resolution=res, width=0.1))(x).shape == (2, 100)
+
+
+def test_inversion_strides_reach_four_by_four_at_1024():
+    cfg = InversionConfig(resolution=1024)
+    assert cfg.strides() == [4, 2, 2, 2, 2, 2, 2]
+    assert InversionConfig(resolution=32).strides() == [2, 2, 2, 1, 1, 1, 1]
+
+
+def test_paper_widths_of_table_one():
+    convs = [m for m in InversionEncoder(InversionConfig(resolution=64)).modules()
+             if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 128, 256, 512, 512, 512, 512]
+    assert [c.kernel_size[0] for c in convs] == [7, 5, 5, 3, 3, 3, 3]
+
+
+def test_flops_of_a_single_conv():
+    conv = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, 1, 1))
+    assert flops_per_image(conv, torch.zeros(1, 3, 10, 10)) == 2 * 100 * 8 * 3 * 9
+
+
+def _tiny_networks(res=32):
+    ae = AutoencoderConfig(resolution=res)
+    gan = GanConfig(size=res // 8, width=8)
+    inv = InversionConfig(resolution=res, width=0.1)
+    return {"inversion_encoder": (inv, InversionEncoder(inv)), "generator": (gan, Generator(gan)),
+            "discriminator": (gan, Discriminator(gan)), "decoder": (ae, Decoder(ae))}
+
+
+def test_stage_file_round_trip(tmp_path):
+    nets = _tiny_networks()
+    save_networks(tmp_path / "m.pt", nets)
+    loaded = load_networks(tmp_path / "m.pt", ["generator"])
+    z = torch.randn(3, 100)
+    nets["generator"][1].eval()
+    assert torch.equal(loaded["generator"](z), nets["generator"][1](z))
+    with pytest.raises(ModelFormatError, match="no network 'encoder'"):
+        load_networks(tmp_path / "m.pt", ["encoder"])
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    with pytest.raises(ModelFormatError, match="bad.pt: cannot load"):
+        load_networks(tmp_path / "bad.pt")
+
+
+def test_exported_model_loads_alone_and_checks_its_version(tmp_path):
+    nets = _tiny_networks()
+    export_inpainter(tmp_path / "model", nets, hole_fill=0.0)
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["resolution"] == 32 and config["z_dim"] == 100
+    model = GanInverter.from_folder(tmp_path / "model")
+    image, known = torch.rand(2, 3, 32, 32) * 2 - 1, torch.ones(2, 1, 32, 32)
+    for _, net in nets.values():
+        net.eval()
+    expected = nets["decoder"][1](nets["generator"][1](nets["inversion_encoder"][1](image)))
+    assert torch.allclose(model(image, known), expected)
+    config["format_version"] = 99
+    (tmp_path / "model" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFormatError, match="format version 99"):
+        GanInverter.from_folder(tmp_path / "model")
+    with pytest.raises(ModelFormatError, match="no config.json"):
+        GanInverter.from_folder(tmp_path / "missing")

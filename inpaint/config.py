@@ -197,3 +197,33 @@ class InversionParams(TrainParams):
                              doc="L_p as -log D(G(z)) (bounded below), or no L_p at all")
     hole_fill: float = spec(0.0, low=-1.0, high=1.0,
                             doc="value of hole pixels in E_z's input, in [-1, 1] units")
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkParams:
+    """`benchmark`: methods scored on the fixed (image, mask) evaluation pairs."""
+    methods: list[str] = spec(["ours", "ours_raw", "ours_hybrid", "optim", "telea", "ns",
+                               "biharmonic"], check=lambda v: None if v else "must not be empty")
+    pairs_per_bucket: int | None = spec(None, low=2, doc="evaluation pairs per bucket (null: all)")
+    optimisation_pairs_per_bucket: int = spec(16, low=2,
+                                              doc="pairs per bucket for per-image optimisation")
+    refine_steps: int = spec(20, low=0, high=100_000)
+    optim_steps: int = spec(200, low=1, high=100_000)
+    batch_size: int = spec(50, low=1, high=4096)
+    timing_images: int = spec(8, low=1, high=1000)
+    allow_missing_metrics: bool = spec(False)
+    seed: int = spec(0, low=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class PConvParams(TrainParams):
+    """`pconv`: the partial-convolution U-Net of Liu et al. 2018, retrained as a baseline."""
+    width: int = spec(64, low=2, high=1024, doc="filters of the first layer; 64 = Liu et al.")
+
+
+@dataclasses.dataclass(frozen=True)
+class GatedConvParams(TrainParams):
+    """`gatedconv`: the gated-convolution generator and SN-PatchGAN of Yu et al. 2019."""
+    width: int = spec(48, low=2, high=1024, doc="generator's cnum; 48 = Yu et al. (v2)")
+    disc_width: int = spec(64, low=1, high=1024, doc="SN-PatchGAN's first-layer filters; 64 = Yu")
+    gan_weight: float = spec(1.0, low=0.0, high=1e6, doc="weight of the hinge generator loss")

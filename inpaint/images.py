@@ -12,6 +12,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 class ImageError(ValueError):
@@ -93,6 +95,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

@@ -235,3 +235,32 @@ class FidStatistics:
 def fid(real: FidStatistics, fake: FidStatistics) -> float:
     """Fréchet Inception Distance between two sets' statistics (pytorch-fid's formula)."""
     return float(calculate_frechet_distance(real.mu, real.sigma, fake.mu, fake.sigma))
+
+
+def fid_from_features(real: np.ndarray, fake: np.ndarray) -> float:
+    """FID between two feature sets, exact and fast when the sets are small.
+
+    tr sqrt(S1 S2) equals the sum of the singular values of Xc Yc^T / sqrt((n1-1)(n2-1))
+    (Xc, Yc: centred features), so an n1 x n2 SVD replaces the 2048 x 2048 matrix square root
+    of `fid` (about 20 s on one core); both give the same number.
+    """
+    if min(len(real), len(fake)) < 2:
+        raise ValueError(f"FID needs at least 2 images per set, got {len(real)} and {len(fake)}")
+    xc, yc = real - real.mean(axis=0), fake - fake.mean(axis=0)
+    n1, n2 = len(real) - 1, len(fake) - 1
+    cross = np.linalg.svd(xc @ yc.T, compute_uv=False).sum() / np.sqrt(n1 * n2)
+    mean_term = ((real.mean(axis=0) - fake.mean(axis=0)) ** 2).sum()
+    return float(mean_term + (xc ** 2).sum() / n1 + (yc ** 2).sum() / n2 - 2 * cross)
+
+
+def cached_inception_features(images: np.ndarray, ctx: MetricContext,
+                              cache_dir: str | Path) -> np.ndarray:
+    """Inception features of `images`, from `cache_dir` when this exact set was seen before."""
+    key = images_hash(images)
+    path = Path(cache_dir) / f"inception_features_{key[:16]}.npy"
+    if path.is_file():
+        return np.load(path)
+    features = inception_features(images, ctx)
+    with atomic_path(path) as tmp:
+        np.save(tmp, features)
+    return features

@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .baseline_nets import (GatedConfig, GatedGenerator, PatchDiscriminator, PatchGanConfig,
+                            PConvConfig, PConvUNet)
 from .images import atomic_path
 from .models import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig, Generator,
                      InversionConfig, InversionEncoder)
@@ -25,6 +27,9 @@ NETWORKS = {  # name -> (config class, module class)
     "generator": (GanConfig, Generator),
     "discriminator": (GanConfig, Discriminator),
     "inversion_encoder": (InversionConfig, InversionEncoder),
+    "pconv_unet": (PConvConfig, PConvUNet),
+    "gated_generator": (GatedConfig, GatedGenerator),
+    "patch_discriminator": (PatchGanConfig, PatchDiscriminator),
 }
 
 

@@ -20,8 +20,9 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
-def run_stage(name: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_stage(name: str, cwd: Path, env: dict | None = None,
+              args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """Run `stages/<name>.py` as DVC would, from a work folder holding its params.yaml."""
     full_env = {**os.environ, "OMP_NUM_THREADS": "2", **(env or {})}
-    return subprocess.run([sys.executable, str(ROOT / "stages" / f"{name}.py")], cwd=cwd,
-                          env=full_env, capture_output=True, text=True, timeout=900)
+    return subprocess.run([sys.executable, str(ROOT / "stages" / f"{name}.py"), *args],
+                          cwd=cwd, env=full_env, capture_output=True, text=True, timeout=900)

@@ -164,3 +164,13 @@ def test_fid_of_gaussians_with_equal_covariance_is_squared_mean_distance() -> No
     b = metrics.FidStatistics(np.full(8, 0.5), cov, 10)
     assert metrics.fid(a, b) == pytest.approx(8 * 0.25, rel=1e-9)
     assert metrics.fid(a, a) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_fast_fid_equals_the_matrix_square_root_formula() -> None:
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(30, 64)), rng.normal(0.3, 1.2, size=(45, 64))
+    reference = metrics.fid(metrics.FidStatistics.from_features(real),
+                            metrics.FidStatistics.from_features(fake))
+    assert metrics.fid_from_features(real, fake) == pytest.approx(reference, rel=1e-6)
+    many = rng.normal(size=(100, 16))
+    assert metrics.fid_from_features(many, many + 0.5) == pytest.approx(16 * 0.25, rel=1e-6)

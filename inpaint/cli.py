@@ -1,0 +1,229 @@
+"""The `inpaint` command: fill the holes of your own images with an exported model.
+
+One pair: `inpaint IMAGE MASK -o OUT`; a folder of pairs: `inpaint --images DIR --masks DIR
+-o DIR`. Bad input stops with one line on stderr naming the file and a non-zero exit; outputs
+are written to a temporary file and renamed into place, so a failure never leaves a partial file.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from .images import ImageError, atomic_path, list_images, open_image
+from .inpainter import MASK_FORMATS, Inpainter, InpaintWarning, InputError
+
+DEFAULT_MODEL = Path("models/inpainter")
+DEFAULT_SUFFIX = ".png"
+
+EPILOG = """\
+examples:
+  inpaint photo.jpg hole.png -o repaired.png
+  inpaint photo.jpg hole.png -o repaired.png --refine-steps 50
+  inpaint scan.tif scratches.png -o fixed.png --mask-format black-hole --resize-mask
+  inpaint photo.jpg hole.png -o out.png --model runs/celeba/models/inpainter
+  inpaint --images photos/ --masks masks/ -o repaired/
+
+Masks are white = hole (black = hole with --mask-format black-hole), thresholded at 50%, and
+must have the image's size unless --resize-mask is given. Folder mode pairs files by name
+(photos/sub/a.jpg with masks/sub/a.png) and writes repaired/sub/a.png. Known pixels are kept
+bit-exact: keep them so in the file with a lossless format (png, the default; not jpg).
+
+exit status: 0 when every pair was inpainted, 1 on an error (in folder mode: if any pair
+failed; unpaired files are only listed), 2 on a usage error.
+"""
+
+
+class CliError(Exception):
+    """A problem to report as one line on stderr; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    image: Path
+    mask: Path
+    target: Path
+
+    def read(self) -> tuple[Image.Image, Image.Image]:
+        try:
+            return open_image(self.image), open_image(self.mask)
+        except ImageError as err:
+            raise CliError(str(err)) from None
+
+
+def non_negative(text: str) -> int:
+    value = int(text)  # argparse reports a ValueError as a usage error
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inpaint", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Fill the holes of images with a model exported by the pipeline "
+                    "(GAN inversion in autoencoder feature space).")
+    parser.add_argument("image", nargs="?", type=Path, help="image to repair (any size or mode)")
+    parser.add_argument("mask", nargs="?", type=Path, help="its mask (white = hole)")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
+                        help="output file (format from its suffix, png if none) or folder")
+    parser.add_argument("--images", type=Path, metavar="DIR", help="folder mode: image folder")
+    parser.add_argument("--masks", type=Path, metavar="DIR", help="folder mode: mask folder")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, metavar="DIR",
+                        help="exported model folder (default: %(default)s)")
+    parser.add_argument("--refine-steps", type=non_negative, default=0, metavar="K",
+                        help="refine the learned code by K gradient steps (hybrid inversion; "
+                             "slower, closer to the context; default 0)")
+    parser.add_argument("--mask-format", choices=MASK_FORMATS, default="white-hole",
+                        help="which colour marks the hole (default: %(default)s)")
+    parser.add_argument("--resize-mask", action="store_true",
+                        help="resize a mask of another size to the image instead of failing")
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    folder_mode = args.images is not None or args.masks is not None
+    if folder_mode and (args.image or args.mask):
+        parser.error("give IMAGE MASK or --images DIR --masks DIR, not both")
+    if folder_mode and (args.images is None or args.masks is None):
+        parser.error("folder mode needs both --images DIR and --masks DIR")
+    if not folder_mode and args.mask is None:
+        parser.error("give IMAGE and MASK (or --images DIR --masks DIR)")
+    args.folder_mode = folder_mode
+    return args
+
+
+def load_inpainter(args: argparse.Namespace) -> Inpainter:
+    """The one place that builds the inpainting method from the options."""
+    try:
+        return Inpainter.from_pretrained(args.model, refine_steps=args.refine_steps)
+    except ValueError as err:  # ModelFormatError, or a bad INPAINT_DEVICE
+        raise CliError(str(err)) from None
+
+
+def output_format(target: Path) -> str:
+    """PIL's format name for the target's suffix; an error before any work if there is none."""
+    name = Image.registered_extensions().get(target.suffix.lower())
+    if name is None or name not in Image.SAVE:
+        raise CliError(f"{target}: cannot write '{target.suffix}' images; "
+                       f"use .png, .webp, .bmp, .tif or .jpg")
+    return name
+
+
+def single_target(output: Path, image: Path) -> Path:
+    """OUT as given; OUT/<image name>.png for a folder; png when OUT has no suffix."""
+    if output.is_dir():
+        return output / f"{image.stem}{DEFAULT_SUFFIX}"
+    return output if output.suffix else output.with_suffix(DEFAULT_SUFFIX)
+
+
+def save(result: Image.Image, source: Image.Image, target: Path) -> None:
+    """Write atomically (temporary file, then rename), keeping the source's colour profile."""
+    if result.mode == source.mode and "icc_profile" in source.info:
+        result.info["icc_profile"] = source.info["icc_profile"]
+    try:
+        with atomic_path(target) as tmp:
+            result.save(tmp, format=output_format(target))
+    except (OSError, ValueError) as err:
+        raise CliError(f"{target}: not written ({err})") from None
+
+
+def inpaint_pair(inpainter: Inpainter, pair: Pair, image: Image.Image, mask: Image.Image,
+                 args: argparse.Namespace) -> list[str]:
+    """Inpaint one read pair into its target; returns the warnings as lines naming the file."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = inpainter.inpaint(image, mask, args.mask_format, args.resize_mask)
+        except InputError as err:
+            raise CliError(f"{pair.image if err.which == 'image' else pair.mask}: {err}") from None
+    save(result, image, pair.target)
+    return [f"{pair.mask if issubclass(w.category, InpaintWarning) else pair.image}: "
+            f"warning: {w.message}" for w in caught]
+
+
+def run_single(args: argparse.Namespace) -> int:
+    pair = Pair(args.image, args.mask, single_target(args.output, args.image))
+    output_format(pair.target)
+    image, mask = pair.read()  # unreadable files fail before the model loads
+    for line in inpaint_pair(load_inpainter(args), pair, image, mask, args):
+        print(line, file=sys.stderr)
+    print(f"wrote {pair.target}")
+    return 0
+
+
+def files_by_name(folder: Path) -> dict[str, list[Path]]:
+    """Image files of `folder` keyed by their path inside it without the suffix ('sub/a')."""
+    try:
+        paths = list_images(folder)
+    except ImageError as err:
+        raise CliError(str(err)) from None
+    names: dict[str, list[Path]] = {}
+    for path in paths:
+        names.setdefault(path.relative_to(folder).with_suffix("").as_posix(), []).append(path)
+    return names
+
+
+def pair_folders(images: Path, masks: Path, output: Path) -> tuple[list[Pair], list[str]]:
+    """(image, mask) pairs by name, and one 'file: reason' line per file left out."""
+    image_names, mask_names = files_by_name(images), files_by_name(masks)
+    if not image_names:
+        raise CliError(f"{images}: no images (jpg, png, webp, bmp) in this folder")
+    pairs, skipped = [], []
+    for name, found in sorted(image_names.items()):
+        candidates = mask_names.get(name, [])
+        if len(found) > 1:
+            skipped += [f"{path}: several images named {name}.*" for path in found]
+        elif not candidates:
+            skipped.append(f"{found[0]}: no mask named {name}.* in {masks}")
+        elif len(candidates) > 1:
+            skipped.append(f"{found[0]}: several masks named {name}.* in {masks}")
+        else:
+            pairs.append(Pair(found[0], candidates[0], output / f"{name}{DEFAULT_SUFFIX}"))
+    skipped += [f"{path}: no image named {name}.* in {images}"
+                for name, found in sorted(mask_names.items()) if name not in image_names
+                for path in found]
+    return pairs, skipped
+
+
+def run_folder(args: argparse.Namespace) -> int:
+    pairs, skipped = pair_folders(args.images, args.masks, args.output)
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CliError(f"{args.output}: cannot create the output folder ({err})") from None
+    inpainter = load_inpainter(args)
+    failed = 0
+    for pair in tqdm(pairs, desc="inpainting", unit="image", disable=None):
+        try:
+            image, mask = pair.read()
+            for line in inpaint_pair(inpainter, pair, image, mask, args):
+                tqdm.write(line, file=sys.stderr)
+        except CliError as err:
+            failed += 1
+            tqdm.write(f"inpaint: error: {err}", file=sys.stderr)
+    for line in skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    print(f"done: {len(pairs) - failed} inpainted into {args.output}; failed: {failed}; "
+          f"skipped: {len(skipped)}")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run_folder(args) if args.folder_mode else run_single(args)
+    except CliError as err:
+        print(f"inpaint: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""Inpaint your own images with an exported model: any size, aspect ratio and image mode.
+
+The model runs at its trained resolution on a reflect-padded square copy of the image; its
+output is resized back and used only inside the hole, so every known pixel of the original
+is returned bit-exact at its original resolution, in its original numeric range (for modes
+converted to RGB, as PIL converts them).
+
+Image modes: RGB, grey (L) and 16-bit grey (I;16) keep their mode; 1-bit, 32-bit and float
+grey come back as L (or I;16 for 16-bit data); RGBA and LA keep their alpha untouched; palette
+images come back as RGB (RGBA if the palette has transparency) and CMYK, YCbCr, LAB and HSV as
+RGB, since PNG cannot store CMYK and re-quantising to a palette would blur the fill. Arrays may
+be uint8 H x W, H x W x 3, H x W x 4 (RGBA) or uint16 H x W; the result has the same shape and
+dtype.
+
+Masks: white = hole by default (`mask_format="black-hole"` for the opposite), any mode or array
+(bool, uint8 0-255, uint16, float 0-1), thresholded at 50%.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .device import get_device
+from .images import to_rgb
+from .inversion import GanInverter, hybrid_inversion, learned_inversion
+from .pretrained import ModelFormatError
+from .training import to_tensor, to_uint8
+
+ImageLike = Image.Image | np.ndarray
+MASK_FORMATS = ("white-hole", "black-hole")
+KEPT_MODES = {"RGB", "RGBA", "L", "LA", "I;16"}
+
+
+class InputError(ValueError):
+    """An image or mask cannot be used; `which` says which of the two ('image' or 'mask')."""
+
+    def __init__(self, which: str, message: str):
+        super().__init__(message)
+        self.which = which
+
+
+class InpaintWarning(UserWarning):
+    """The input was usable but surprising: non-binary, empty or all-hole mask."""
+
+
+@dataclass
+class _Layers:
+    """An image split into what the model sees and what the output is built from."""
+    model_rgb: np.ndarray        # H x W x 3 uint8: the model's input
+    colour: np.ndarray           # H x W x C (C = 3 or 1), uint8 or uint16: kept pixels
+    alpha: np.ndarray | None     # H x W uint8, re-attached untouched
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), as PIL counts."""
+        return self.colour.shape[1], self.colour.shape[0]
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    """The image in one of `KEPT_MODES`, converting only modes we cannot return as they are."""
+    if image.mode in ("P", "PA"):
+        return image.convert("RGBA" if image.has_transparency_data else "RGB")
+    if image.mode in ("1", "F"):  # bilevel and float grey come back as 8-bit grey
+        return to_rgb(image).convert("L")
+    if image.mode.startswith("I;16"):
+        return Image.fromarray(np.asarray(image).astype(np.uint16))  # native byte order
+    if image.mode == "I":  # 32-bit grey: 8- or 16-bit data in practice, read as images.to_rgb does
+        values = np.asarray(image)
+        if values.min(initial=0) < 0 or values.max(initial=0) > 65535:
+            raise InputError("image", "32-bit integer image with values outside 0-65535 "
+                                      "is not supported")
+        return Image.fromarray(values.astype(np.uint8 if values.max(initial=0) <= 255
+                                             else np.uint16))
+    if image.mode not in KEPT_MODES:
+        return to_rgb(image)
+    return image
+
+
+def _split(image: Image.Image) -> _Layers:
+    image = _normalise_mode(image)
+    alpha = np.asarray(image.getchannel("A")) if image.mode in ("RGBA", "LA") else None
+    if image.mode in ("RGB", "RGBA"):
+        colour = np.asarray(image.convert("RGB"))
+    else:  # L, LA, I;16
+        colour = np.asarray(image.getchannel(0) if image.mode == "LA" else image)[..., None]
+    return _Layers(np.asarray(to_rgb(image)), colour, alpha)
+
+
+def _join(layers: _Layers, colour: np.ndarray) -> Image.Image:
+    """Rebuild the PIL image from new colour values and the untouched alpha."""
+    channels = colour if layers.alpha is None else np.dstack([colour, layers.alpha])
+    return Image.fromarray(channels[..., 0] if channels.shape[-1] == 1 else channels)
+
+
+def _image_from_array(array: np.ndarray) -> Image.Image:
+    shape_ok = (array.ndim == 2 and array.dtype in (np.uint8, np.uint16)) or (
+        array.ndim == 3 and array.shape[-1] in (3, 4) and array.dtype == np.uint8)
+    if not shape_ok or 0 in array.shape:
+        raise InputError("image", f"array of shape {array.shape} and dtype {array.dtype}: "
+                                  "expected uint8 H x W, H x W x 3 or H x W x 4, or uint16 H x W")
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+def _mask_levels(mask: ImageLike) -> np.ndarray:
+    """The mask as float grey levels in [0, 1] (1 = white) at its own size."""
+    if isinstance(mask, Image.Image):
+        return np.asarray(to_rgb(mask).convert("L"), dtype=np.float32) / 255.0
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or 0 in mask.shape:
+        raise InputError("mask", f"mask array of shape {mask.shape}: expected H x W")
+    if mask.dtype == bool:
+        return mask.astype(np.float32)
+    if mask.dtype in (np.uint8, np.uint16):
+        return mask.astype(np.float32) / np.iinfo(mask.dtype).max
+    if np.issubdtype(mask.dtype, np.floating) and mask.min() >= 0.0 and mask.max() <= 1.0:
+        return mask.astype(np.float32)
+    raise InputError("mask", f"mask array of dtype {mask.dtype}: expected bool, uint8, uint16 "
+                             "or float in [0, 1]")
+
+
+def _hole(mask: ImageLike, size: tuple[int, int], mask_format: str, resize_mask: bool,
+          label: str) -> np.ndarray:
+    """A boolean H x W hole map (True = to fill) for an image of `size` (width, height)."""
+    if mask_format not in MASK_FORMATS:
+        raise ValueError(f"mask_format={mask_format!r}: expected one of {MASK_FORMATS}")
+    levels = _mask_levels(mask)
+    grey = (levels > 0) & (levels < 1)
+    if grey.any():
+        warnings.warn(f"{label}mask is not binary ({grey.mean():.1%} of its pixels are grey); "
+                      "thresholded at 50%", InpaintWarning, stacklevel=4)
+    if (levels.shape[1], levels.shape[0]) != size:
+        if not resize_mask:
+            raise InputError("mask", f"mask is {levels.shape[1]}x{levels.shape[0]} but the "
+                                     f"image is {size[0]}x{size[1]} (width x height); allow "
+                                     "resizing with resize_mask=True (CLI: --resize-mask)")
+        # resized as grey levels, then thresholded, so thin strokes keep their area
+        levels = np.asarray(Image.fromarray(levels).resize(size, Image.Resampling.BILINEAR))
+    hole = levels >= 0.5
+    return ~hole if mask_format == "black-hole" else hole
+
+
+def _warn_extremes(hole: np.ndarray, mask: ImageLike, label: str) -> None:
+    if not hole.any():
+        hint = (" (a 0/1 uint8 array reads as all black: pass a bool array or 0/255)"
+                if isinstance(mask, np.ndarray) and mask.dtype == np.uint8 and mask.max() == 1
+                else "")
+        warnings.warn(f"{label}mask has no hole pixels; the image is returned unchanged{hint}",
+                      InpaintWarning, stacklevel=4)
+    elif hole.all():
+        warnings.warn(f"{label}mask is all hole: the result is the model's sample, with "
+                      "nothing of the image kept", InpaintWarning, stacklevel=4)
+
+
+@dataclass
+class _SquareGeometry:
+    """Where an H x W image sits in its reflect-padded square of side `side`."""
+    height: int
+    width: int
+
+    @property
+    def side(self) -> int:
+        return max(self.height, self.width)
+
+    @property
+    def pads(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Centred padding, so the content sits mid-frame as in the training crops."""
+        dh, dw = self.side - self.height, self.side - self.width
+        return (dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2)
+
+    def to_square(self, array: np.ndarray) -> np.ndarray:
+        pads = self.pads + ((0, 0),) * (array.ndim - 2)
+        return np.pad(array, pads, mode="reflect")
+
+    def from_square(self, array: np.ndarray) -> np.ndarray:
+        (top, _), (left, _) = self.pads
+        return array[top:top + self.height, left:left + self.width]
+
+
+def _downscale(rgb: np.ndarray, known: np.ndarray, geometry: _SquareGeometry,
+               resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """Model-resolution image (Lanczos, as in training) and known-mask.
+
+    A low-resolution pixel counts as known only if its whole footprint is known, so the model
+    never takes hole content for context.
+    """
+    size = (resolution, resolution)
+    image = Image.fromarray(geometry.to_square(rgb)).resize(size, Image.Resampling.LANCZOS)
+    cover = Image.fromarray(geometry.to_square(known).astype(np.float32))
+    cover = np.asarray(cover.resize(size, Image.Resampling.BOX))
+    return np.asarray(image), (cover > 0.999).astype(np.float32)
+
+
+def _upscale(composite: np.ndarray, geometry: _SquareGeometry) -> np.ndarray:
+    """The model-resolution composite back to the image's own size (H x W x 3 uint8)."""
+    square = Image.fromarray(composite).resize((geometry.side, geometry.side),
+                                               Image.Resampling.LANCZOS)
+    return geometry.from_square(np.asarray(square))
+
+
+def _fill_values(fill_rgb: np.ndarray, layers: _Layers) -> np.ndarray:
+    """The RGB fill in the output's own channels and numeric range."""
+    if layers.colour.shape[-1] == 3:
+        return fill_rgb
+    grey = np.asarray(Image.fromarray(fill_rgb).convert("L"))[..., None]
+    if layers.colour.dtype == np.uint16:
+        return grey.astype(np.uint16) * 257  # 255 -> 65535, the inverse of images._to_8bit
+    return grey
+
+
+class Inpainter:
+    """An exported model ready to fill holes in images of any size, e.g.
+    `Inpainter.from_pretrained("models/inpainter").inpaint(Image.open(p), Image.open(m))`.
+    """
+
+    def __init__(self, model: GanInverter, device: torch.device, refine_steps: int = 0):
+        if refine_steps < 0:
+            raise ValueError(f"refine_steps={refine_steps}: must be 0 or more")
+        self.model, self.device, self.refine_steps = model, device, refine_steps
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str | torch.device | None = None,
+                        refine_steps: int = 0) -> Inpainter:
+        """Load the exported model folder (weights.pt + config.json).
+
+        `refine_steps` > 0 refines each learned code by that many gradient steps against the
+        known pixels (hybrid inversion): slower, and closer to the context.
+        """
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ModelFormatError(f"{folder}: model folder not found; train one with "
+                                   "`dvc repro train_inversion` or give an exported model folder")
+        device = torch.device(device) if device is not None else get_device()
+        try:
+            model = GanInverter.from_folder(folder, device)
+        except (KeyError, RuntimeError) as err:  # weights that do not fit their config
+            raise ModelFormatError(f"{folder}: weights do not match config.json ({err})") from None
+        return cls(model, device, refine_steps)
+
+    @property
+    def resolution(self) -> int:
+        """The side of the square the model works on."""
+        return self.model.resolution
+
+    def inpaint(self, image: ImageLike, mask: ImageLike, mask_format: str = "white-hole",
+                resize_mask: bool = False) -> ImageLike:
+        """Fill the hole of `image` marked by `mask`; returns the same kind as `image`."""
+        return self.inpaint_batch([image], [mask], mask_format, resize_mask)[0]
+
+    def inpaint_batch(self, images: Sequence[ImageLike], masks: Sequence[ImageLike],
+                      mask_format: str = "white-hole", resize_mask: bool = False,
+                      batch_size: int = 32) -> list[ImageLike]:
+        """`inpaint` for many (image, mask) pairs of any sizes, run through the model in batches."""
+        if len(images) != len(masks):
+            raise ValueError(f"{len(images)} images but {len(masks)} masks")
+        jobs = []
+        for i, (image, mask) in enumerate(zip(images, masks)):
+            label = f"image {i}: " if len(images) > 1 else ""
+            pil = _image_from_array(image) if isinstance(image, np.ndarray) else image
+            layers = _split(pil)
+            hole = _hole(mask, layers.size, mask_format, resize_mask, label)
+            _warn_extremes(hole, mask, label)
+            jobs.append((layers, hole))
+        todo = [i for i, (_, hole) in enumerate(jobs) if hole.any()]
+        fills: dict[int, np.ndarray] = {}
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            fills.update(zip(chunk, self._fill([jobs[i] for i in chunk])))
+        results = []
+        for i, (layers, hole) in enumerate(jobs):
+            colour = layers.colour
+            if i in fills:
+                colour = np.where(hole[..., None], _fill_values(fills[i], layers), colour)
+            result = _join(layers, colour)
+            results.append(np.array(result) if isinstance(images[i], np.ndarray) else result)
+        return results
+
+    def _fill(self, jobs: list[tuple[_Layers, np.ndarray]]) -> list[np.ndarray]:
+        """The model's repair of each image, as H x W x 3 uint8 at the image's own size."""
+        geometries = [_SquareGeometry(*hole.shape) for _, hole in jobs]
+        small = [_downscale(layers.model_rgb, ~hole, geometry, self.resolution)
+                 for (layers, hole), geometry in zip(jobs, geometries)]
+        x = to_tensor(np.stack([rgb for rgb, _ in small]), self.device)
+        known = torch.from_numpy(np.stack([k for _, k in small]))[:, None].to(self.device)
+        if self.refine_steps:
+            out = hybrid_inversion(self.model, x, known, self.refine_steps)
+        else:
+            out = learned_inversion(self.model, x, known)
+        # known low-resolution pixels are put back before upscaling, so the interpolation
+        # near the hole border blends towards the real context rather than the model's copy
+        composite = to_uint8(known * x + (1 - known) * out)
+        return [_upscale(c, geometry) for c, geometry in zip(composite, geometries)]

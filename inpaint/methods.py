@@ -1,0 +1,106 @@
+"""The method registry shared by the benchmark and the `inpaint` command.
+
+A method is built once from `MethodSettings` and then maps a batch of uint8 images
+(N x H x W x 3) and known-masks (N x H x W, 1 = known) to its raw uint8 output. Whether the
+known pixels are pasted back before scoring is the method's `composite` flag, so that the
+paper's method can be scored both ways. Adding a method is one decorated builder function.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import baselines
+from .device import get_device
+from .inversion import GanInverter, hybrid_inversion, learned_inversion, optimisation_inversion
+from .training import to_tensor, to_uint8
+
+InpaintFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodSettings:
+    model_dir: Path = Path("models/inpainter")
+    models_dir: Path = Path("models")  # the learned baselines' stage files
+    device: torch.device = dataclasses.field(default_factory=get_device)
+    refine_steps: int = 20
+    optim_steps: int = 200
+    seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    name: str
+    description: str
+    build: Callable[[MethodSettings], InpaintFn]
+    composite: bool = True  # score M * I + (1 - M) * output, as LaMa, MAT and CoModGAN do
+    per_image_optimisation: bool = False  # slow: the benchmark scores it on a subset
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(name: str, description: str, composite: bool = True,
+             per_image_optimisation: bool = False):
+    def add(build: Callable[[MethodSettings], InpaintFn]):
+        METHODS[name] = Method(name, description, build, composite, per_image_optimisation)
+        return build
+    return add
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def composite(image: np.ndarray, known: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Known pixels from `image`, hole pixels from `output` (uint8, exact)."""
+    return np.where(known[..., None].astype(bool), image, output)
+
+
+def _gan_method(run: Callable[[GanInverter, torch.Tensor, torch.Tensor], torch.Tensor]):
+    """An InpaintFn around the exported GAN-inversion model."""
+    def build(settings: MethodSettings) -> InpaintFn:
+        model = GanInverter.from_folder(settings.model_dir, settings.device)
+
+        def inpaint(images: np.ndarray, known: np.ndarray) -> np.ndarray:
+            x = to_tensor(images, settings.device)
+            m = torch.from_numpy(np.ascontiguousarray(known)).float()[:, None].to(settings.device)
+            return to_uint8(run(model, x, m))
+        return inpaint
+    return build
+
+
+def _per_image(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> InpaintFn:
+    return lambda images, known: np.stack([fn(i, k) for i, k in zip(images, known)])
+
+
+register("ours", "learned GAN inversion (the paper): Dec(G(E_z(I_M))), known pixels pasted back")(
+    _gan_method(learned_inversion))
+register("ours_raw", "the same, scored on the raw decoder output", composite=False)(
+    _gan_method(learned_inversion))
+
+
+@register("ours_hybrid", "E_z's code refined by gradient steps on z (Lahiri et al. 2019)")
+def _hybrid(settings: MethodSettings) -> InpaintFn:
+    return _gan_method(lambda m, x, k: hybrid_inversion(m, x, k, settings.refine_steps))(settings)
+
+
+@register("optim", "optimisation-based inversion from a random z (Yeh et al. 2017)",
+          per_image_optimisation=True)
+def _optim(settings: MethodSettings) -> InpaintFn:
+    generator = torch.Generator().manual_seed(settings.seed)
+    return _gan_method(lambda m, x, k: optimisation_inversion(m, x, k, settings.optim_steps,
+                                                              generator))(settings)
+
+
+register("telea", "OpenCV fast marching (Telea 2004)")(lambda s: _per_image(baselines.telea))
+register("ns", "OpenCV Navier-Stokes (Bertalmio et al. 2001)")(
+    lambda s: _per_image(baselines.navier_stokes))
+register("biharmonic", "scikit-image biharmonic inpainting")(
+    lambda s: _per_image(baselines.biharmonic))

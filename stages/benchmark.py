@@ -1,0 +1,138 @@
+"""Stage `benchmark`: every method on the fixed (image, mask) evaluation pairs, scored per
+hole-ratio bucket (PSNR, hole PSNR, SSIM, LPIPS, FID) and timed.
+
+Prediction is kept apart from scoring: predictions go to data/benchmark/<method>.npy, the
+per-pair scores to data/benchmark/scores.csv, the table to metrics/benchmark.json
+(bucket -> method -> metric, with N) and the timings to metrics/timing.json.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from inpaint.config import BenchmarkParams, load_section
+from inpaint.images import atomic_path, load_npy, save_npy
+from inpaint.methods import MethodSettings, composite, get_method
+from inpaint.metrics import (MetricContext, cached_inception_features, calc_metric,
+                             fid_from_features, inception_features)
+from inpaint.training import set_threads, write_json
+from inpaint.weights import MissingWeightsError
+
+OUT = Path("data/benchmark")
+PER_IMAGE_METRICS = ("psnr", "psnr_hole", "ssim", "lpips_alex")
+NETWORK_METRICS = ("lpips_alex", "fid")
+ALL = "all masks"
+
+
+def select_pairs(pairs: pd.DataFrame, per_bucket: int | None) -> pd.DataFrame:
+    """The first `per_bucket` pairs of every bucket (all when None), in a stable order."""
+    if per_bucket is None:
+        return pairs.reset_index(drop=True)
+    return pairs.groupby("bucket", sort=False).head(per_bucket).reset_index(drop=True)
+
+
+def predict(inpaint, images: np.ndarray, known: np.ndarray, batch_size: int) -> tuple:
+    """Outputs of all pairs, and the seconds per image of that batched pass."""
+    start = time.perf_counter()
+    outputs = np.concatenate([inpaint(images[i:i + batch_size], known[i:i + batch_size])
+                              for i in range(0, len(images), batch_size)])
+    return outputs, (time.perf_counter() - start) / len(images)
+
+
+def batch_one_median(inpaint, images: np.ndarray, known: np.ndarray, count: int) -> float:
+    """Median seconds of single-image calls (after one warm-up call)."""
+    inpaint(images[:1], known[:1])
+    times = []
+    for i in range(min(count, len(images))):
+        start = time.perf_counter()
+        inpaint(images[i:i + 1], known[i:i + 1])
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def metric_context(allow_missing: bool) -> tuple[MetricContext | None, str | None]:
+    """The metric networks, or (None, reason) when allowed to go without them."""
+    ctx = MetricContext()
+    try:
+        ctx.lpips_model(), ctx.inception_model()
+        return ctx, None
+    except MissingWeightsError as err:
+        if not allow_missing:
+            raise SystemExit(f"benchmark: {err}\nFID and LPIPS need these weights; set "
+                             f"benchmark.allow_missing_metrics: true to score without them")
+        return None, str(err)
+
+
+def summarise(scores: pd.DataFrame, fids: dict, missing: str | None) -> dict:
+    """bucket (and 'all masks') -> method -> metric means, FID and N."""
+    table = {}
+    groups = [*scores.groupby(["bucket", "method"], sort=False),
+              *(((ALL, method), group) for method, group in scores.groupby("method", sort=False))]
+    for (bucket, method), group in groups:
+        row = {"n": len(group)}
+        for metric in PER_IMAGE_METRICS:
+            values = group[metric].replace([np.inf, -np.inf], np.nan)
+            row[metric] = None if values.isna().all() else round(float(values.mean()), 4)
+        row["fid"] = fids.get((bucket, method))
+        if missing:
+            row["missing_metrics"] = missing
+        table.setdefault(bucket, {})[method] = row
+    return table
+
+
+def main() -> None:
+    params = load_section(BenchmarkParams, "benchmark")
+    set_threads()
+    ctx, missing = metric_context(params.allow_missing_metrics)
+    test, eval_masks = load_npy("data/prepared/test.npy"), load_npy("data/masks/eval.npy")
+    all_pairs = select_pairs(pd.read_csv("data/masks/eval_pairs.csv"), params.pairs_per_bucket)
+    settings = MethodSettings(refine_steps=params.refine_steps, optim_steps=params.optim_steps,
+                              seed=params.seed)
+    real_features = (cached_inception_features(np.asarray(test), ctx, OUT / "cache")
+                     if ctx else None)
+    OUT.mkdir(parents=True, exist_ok=True)
+    scores, fids, timing = [], {}, {}
+    for name in params.methods:
+        method = get_method(name)
+        pairs = (select_pairs(all_pairs, params.optimisation_pairs_per_bucket)
+                 if method.per_image_optimisation else all_pairs)
+        images = np.asarray(test)[pairs.image_index.values]
+        known = np.asarray(eval_masks)[pairs.eval_mask_index.values]
+        inpaint = method.build(settings)
+        print(f"benchmark: {name} on {len(pairs)} pairs ({method.description})")
+        outputs, batched = predict(inpaint, images, known, params.batch_size)
+        if method.composite:
+            outputs = composite(images, known, outputs)
+        save_npy(outputs, OUT / f"{name}.npy")
+        timing[name] = {"batch1_median_s": round(batch_one_median(
+            inpaint, images, known, params.timing_images), 5),
+            "batched_s_per_image": round(batched, 5),
+            "batched_images_per_s": round(1.0 / batched, 2), "batch_size": params.batch_size}
+        frame = pairs[["image_index", "bucket", "eval_mask_index"]].assign(method=name)
+        for metric in PER_IMAGE_METRICS:
+            needs_network = metric in NETWORK_METRICS
+            frame[metric] = (np.nan if needs_network and ctx is None else
+                             calc_metric(metric, images, outputs, known, ctx))
+        scores.append(frame)
+        if ctx is not None:
+            features = inception_features(outputs, ctx)
+            for bucket, rows in [*pairs.groupby("bucket", sort=False).indices.items(),
+                                 (ALL, np.arange(len(pairs)))]:
+                reals = real_features[pairs.image_index.values[rows]]
+                fids[(bucket, name)] = round(fid_from_features(reals, features[rows]), 3)
+        print(f"benchmark: {name}: {timing[name]}")
+
+    scores = pd.concat(scores, ignore_index=True)
+    with atomic_path(OUT / "scores.csv") as tmp:
+        scores.to_csv(tmp, index=False)
+    write_json(summarise(scores, fids, missing), "metrics/benchmark.json")
+    write_json(timing, "metrics/timing.json")
+    print(json.dumps(summarise(scores, fids, missing)[ALL], indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Stage `report`: reports/table2.{md,csv} (the paper's Table 2 layout, per hole-ratio bucket,
+plus an 'all masks' row), the timing table, reports/qualitative.png (Figure 10 style) and
+reports/figure6.png (latent vs pixel-space GAN losses, Figure 6 style)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from inpaint.images import atomic_path, load_npy  # noqa: E402
+
+TABLE_METRICS = {"psnr": ("PSNR", max), "ssim": ("SSIM", max), "fid": ("FID", min),
+                 "lpips_alex": ("LPIPS", min)}
+DIGITS = {"psnr": 3, "ssim": 3, "fid": 2, "lpips_alex": 3, "psnr_hole": 3}
+REPORTS = Path("reports")
+
+
+def table_frame(benchmark: dict) -> pd.DataFrame:
+    """Long form: one row per (bucket, method) with every metric and N."""
+    rows = [{"bucket": bucket, "method": method, **values}
+            for bucket, methods in benchmark.items() for method, values in methods.items()]
+    return pd.DataFrame(rows).drop(columns=["missing_metrics"], errors="ignore")
+
+
+def _cell(value, metric: str, best: bool) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    text = f"{value:.{DIGITS[metric]}f}"
+    return f"**{text}**" if best else text
+
+
+def markdown_table(frame: pd.DataFrame, metrics: list[str]) -> str:
+    """Rows: buckets; columns: methods; cells 'PSNR / SSIM / FID / LPIPS', best in bold."""
+    methods = list(dict.fromkeys(frame.method))
+    header = "| mask | " + " | ".join(methods) + " |"
+    lines = [header, "|---" * (len(methods) + 1) + "|"]
+    for bucket, group in frame.groupby("bucket", sort=False):
+        group = group.set_index("method")
+        best = {}
+        for metric in metrics:
+            values = group[metric].dropna() if metric in group else pd.Series(dtype=float)
+            pick = TABLE_METRICS.get(metric, ("", max))[1]
+            best[metric] = pick(values) if len(values) else None
+        cells = [" / ".join(_cell(group.at[m, metric] if metric in group else None, metric,
+                                  group.at[m, metric] == best[metric]) for metric in metrics)
+                 for m in methods]
+        lines.append(f"| {bucket} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def timing_table(timing: dict) -> str:
+    lines = ["| method | batch 1, median s/image | batched images/s | time vs optim |",
+             "|---|---|---|---|"]
+    optim = timing.get("optim", {}).get("batch1_median_s")
+    for method, t in timing.items():
+        ratio = f"{optim / t['batch1_median_s']:.0f}x faster" if optim else "–"
+        lines.append(f"| {method} | {t['batch1_median_s']:.4f} | {t['batched_images_per_s']:.1f}"
+                     f" | {ratio if method != 'optim' else '1x'} |")
+    return "\n".join(lines)
+
+
+def write_tables(benchmark: dict, timing: dict) -> None:
+    frame = table_frame(benchmark)
+    counts = frame.groupby("method", sort=False)["n"].apply(lambda n: "/".join(map(str, n)))
+    wide = frame.pivot(index="bucket", columns="method",
+                       values=[m for m in [*TABLE_METRICS, "psnr_hole", "n"] if m in frame])
+    wide = wide.reindex(list(dict.fromkeys(frame.bucket)))
+    wide.columns = [f"{method}_{metric}" for metric, method in wide.columns]
+    with atomic_path(REPORTS / "table2.csv") as tmp:
+        wide.to_csv(tmp)
+    text = ["# Table 2: inpainting quality per hole-ratio bucket", "",
+            "Cells: PSNR / SSIM / FID / LPIPS (PSNR, SSIM higher is better; FID, LPIPS lower "
+            "is better; best of each row in bold). Known pixels are pasted back before scoring "
+            "except for `ours_raw`. FID compares each method's inpainted test images with the "
+            "real ones; it is biased upwards at small N.", "",
+            "N per bucket: " + "; ".join(f"{m}: {c}" for m, c in counts.items()), "",
+            markdown_table(frame, list(TABLE_METRICS)), "",
+            "## Hole-only PSNR", "", markdown_table(frame, ["psnr_hole"]), "",
+            "## Inference time (this machine)", "", timing_table(timing), ""]
+    with atomic_path(REPORTS / "table2.md") as tmp:
+        tmp.write_text("\n".join(text))
+
+
+def qualitative(methods: list[str], per_bucket: int = 2) -> None:
+    """Damaged input, every method, ground truth; a few test images per bucket."""
+    pairs = pd.read_csv("data/benchmark/scores.csv")
+    pairs = pairs[pairs.method == methods[0]].reset_index(drop=True)
+    shown = pairs.groupby("bucket", sort=False).head(per_bucket)
+    test, masks = load_npy("data/prepared/test.npy"), load_npy("data/masks/eval.npy")
+    outputs = {m: load_npy(f"data/benchmark/{m}.npy") for m in methods}
+    columns = ["input", *methods, "ground truth"]
+    fig, axes = plt.subplots(len(shown), len(columns), squeeze=False,
+                             figsize=(1.3 * len(columns), 1.3 * len(shown)))
+    for r, (row_index, pair) in enumerate(shown.iterrows()):
+        image, known = test[pair.image_index], masks[pair.eval_mask_index]
+        damaged = np.where(known[..., None] == 1, image, 255)
+        # rows of the first method align with every method's, except subsetted ones
+        cells = [damaged] + [outputs[m][row_index] if len(outputs[m]) == len(pairs) else None
+                             for m in methods] + [image]
+        for c, cell in enumerate(cells):
+            ax = axes[r, c]
+            ax.axis("off")
+            if cell is not None:
+                ax.imshow(cell)
+            if r == 0:
+                ax.set_title(columns[c], fontsize=7)
+        axes[r, 0].text(-4, image.shape[0] / 2, pair.bucket, fontsize=6, ha="right",
+                        va="center")
+    fig.tight_layout()
+    with atomic_path(REPORTS / "qualitative.png") as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def figure6() -> None:
+    """G and D losses per epoch of the latent and the pixel-space GAN, side by side."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+    for ax, (name, title) in zip(axes, [("gan", "GAN in the autoencoder's feature space"),
+                                        ("pixel_gan", "pixel-space DCGAN")]):
+        log = pd.read_csv(f"plots/{name}/losses.tsv", sep="\t")
+        ax.plot(log.epoch, log.loss_g, label="G loss")
+        ax.plot(log.epoch, log.loss_d, label="D loss")
+        ax.plot(log.epoch, log.diversity, "--", label="diversity")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(REPORTS / "figure6.png") as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def main() -> None:
+    benchmark = json.loads(Path("metrics/benchmark.json").read_text())
+    timing = json.loads(Path("metrics/timing.json").read_text())
+    REPORTS.mkdir(exist_ok=True)
+    write_tables(benchmark, timing)
+    qualitative(list(timing))
+    figure6()
+    print((REPORTS / "table2.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""A tiny exported model for end-to-end tests, trained once per session by the real stages.
+
+Use it from a test module with `pytest_plugins = ["fixtures_model"]`; the fixture runs
+prepare, masks, train_ae, train_gan and train_inversion in a temporary work folder on a
+32-pixel synthetic set, one epoch each: about half a minute on one core. The model is poor, but
+every code path of loading and inpainting is the one a real model takes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import run_stage
+
+TINY_PARAMS = {
+    "data": {"source": "synthetic", "synthetic_count": 64, "resolution": 32,
+             "test_fraction": 0.25, "seed": 0},
+    "masks": {"source": "generated", "generated_count": 200, "eval_fraction": 0.5, "seed": 0},
+    "ae": {"epochs": 1, "batch_size": 16, "lr": 0.001, "betas": [0.9, 0.999], "seed": 0},
+    "gan": {"epochs": 1, "batch_size": 16, "lr": 0.0002, "betas": [0.5, 0.999], "seed": 0,
+            "z_dim": 16, "width": 8},
+    "inversion": {"epochs": 1, "batch_size": 16, "lr": 0.0003, "betas": [0.9, 0.999],
+                  "seed": 0, "width": 0.05, "lambda_r": 20.0,
+                  "realism_loss": "nonsaturating", "hole_fill": 0.0},
+}
+STAGES = ("prepare", "masks", "train_ae", "train_gan", "train_inversion")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The exported model folder (`<work>/models/inpainter`, resolution 32)."""
+    work = tmp_path_factory.mktemp("tiny_model")
+    (work / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS))
+    for stage in STAGES:
+        result = run_stage(stage, work, env={"OMP_NUM_THREADS": "1"})
+        if result.returncode != 0:
+            pytest.fail(f"stage {stage} failed while building the test model:\n"
+                        f"{result.stderr[-4000:]}")
+    return work / "models" / "inpainter"

@@ -1,0 +1,108 @@
+"""The benchmark and report stages end to end on the tiny model, and the method registry."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import run_stage
+from inpaint.methods import METHODS, MethodSettings, composite, get_method
+
+pytest_plugins = ["fixtures_model"]  # the session-scoped `tiny_model` fixture
+pytestmark = pytest.mark.slow
+
+BUCKETS = {"1-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%", "all masks"}
+TINY_BENCHMARK = {"pairs_per_bucket": 3, "optimisation_pairs_per_bucket": 2,
+                  "refine_steps": 2, "optim_steps": 3, "batch_size": 4, "timing_images": 1}
+
+
+@pytest.fixture(scope="module")
+def work(tiny_model, tmp_path_factory):
+    """A copy of the tiny pipeline's work folder, with the benchmark params added."""
+    folder = tmp_path_factory.mktemp("bench") / "work"
+    shutil.copytree(tiny_model.parent.parent, folder)
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    params["benchmark"] = dict(TINY_BENCHMARK)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    return folder
+
+
+def _set_benchmark(folder, **changes):
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    params["benchmark"].update(changes)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def test_composite_keeps_every_known_pixel():
+    rng = np.random.default_rng(0)
+    image, output = rng.integers(0, 256, (2, 2, 8, 8, 3), dtype=np.uint8)
+    known = rng.integers(0, 2, (2, 8, 8), dtype=np.uint8)
+    out = composite(image, known, output)
+    assert np.array_equal(out[known == 1], image[known == 1])
+    assert np.array_equal(out[known == 0], output[known == 0])
+
+
+def test_every_method_returns_images_of_the_right_shape_and_range(tiny_model):
+    settings = MethodSettings(model_dir=tiny_model, refine_steps=2, optim_steps=2,
+                              device="cpu")
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    known = np.ones((3, 32, 32), np.uint8)
+    known[:, 8:20, 4:28] = 0
+    for name in ("ours", "ours_raw", "ours_hybrid", "optim", "telea", "ns", "biharmonic"):
+        out = get_method(name).build(settings)(images, known)
+        assert out.shape == images.shape and out.dtype == np.uint8, name
+    with pytest.raises(ValueError, match="unknown method 'nope'; known methods: ours"):
+        get_method("nope")
+    assert not METHODS["ours_raw"].composite and METHODS["optim"].per_image_optimisation
+
+
+def test_missing_metric_weights_fail_unless_allowed(work, tmp_path):
+    folder = tmp_path / "w"
+    shutil.copytree(work, folder)
+    _set_benchmark(folder, methods=["telea"])
+    result = run_stage("benchmark", folder)
+    assert result.returncode != 0
+    assert "metric_weights" in result.stderr and "allow_missing_metrics" in result.stderr
+    assert not (folder / "metrics" / "benchmark.json").exists()
+    _set_benchmark(folder, allow_missing_metrics=True)
+    result = run_stage("benchmark", folder)
+    assert result.returncode == 0, result.stderr
+    table = json.loads((folder / "metrics" / "benchmark.json").read_text())
+    assert table["all masks"]["telea"]["fid"] is None
+    assert table["all masks"]["telea"]["lpips_alex"] is None
+    assert "missing_metrics" in table["all masks"]["telea"]
+    assert table["all masks"]["telea"]["psnr"] > 10
+
+
+def test_benchmark_and_report_cover_every_bucket_and_method(work):
+    for stage, args in [("metric_weights", ()), ("train_gan", ("--space", "pixel")),
+                        ("benchmark", ()), ("report", ())]:
+        result = run_stage(stage, work, env={"OMP_NUM_THREADS": "1"}, args=args)
+        assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
+    table = json.loads((work / "metrics" / "benchmark.json").read_text())
+    methods = ["ours", "ours_raw", "ours_hybrid", "optim", "telea", "ns", "biharmonic"]
+    assert set(table) == BUCKETS
+    for bucket in BUCKETS:
+        assert set(table[bucket]) == set(methods)
+        for method, row in table[bucket].items():
+            expected = 2 if method == "optim" else 3
+            assert row["n"] == (expected * 6 if bucket == "all masks" else expected)
+            assert all(row[k] is not None for k in ("psnr", "ssim", "lpips_alex", "fid"))
+            assert 0 <= row["ssim"] <= 1 and row["fid"] >= 0
+    assert table["1-10%"]["ours"]["psnr"] > table["1-10%"]["ours_raw"]["psnr"], \
+        "pasting the known pixels back can only help"
+    timing = json.loads((work / "metrics" / "timing.json").read_text())
+    assert set(timing) == set(methods)
+    assert all(t["batch1_median_s"] > 0 for t in timing.values())
+    markdown = (work / "reports" / "table2.md").read_text()
+    assert "| 50-60% |" in markdown and "| all masks |" in markdown and "**" in markdown
+    csv = pd.read_csv(work / "reports" / "table2.csv")
+    assert len(csv) == 7 and "ours_psnr" in csv.columns
+    for image in ("qualitative.png", "figure6.png"):
+        assert (work / "reports" / image).stat().st_size > 1000
+

@@ -1,0 +1,305 @@
+"""The `inpaint` command end to end, through the installed console script, with a tiny model."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.ndimage import binary_dilation
+
+pytest_plugins = ["fixtures_model"]  # the session-scoped `tiny_model` fixture
+pytestmark = pytest.mark.slow
+
+SCRIPT = Path(sys.executable).with_name("inpaint")  # installed by pyproject's [project.scripts]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+MAGENTA = np.array([255, 0, 255], np.uint8)  # hole content the model will not reproduce
+
+
+def run_cli(*args: object, cwd: Path | None = None,
+            command: tuple[str, ...] = (str(SCRIPT),)) -> subprocess.CompletedProcess:
+    return subprocess.run([*command, *map(str, args)], cwd=cwd, env=ENV, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def photo(width: int, height: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def box_hole(width: int, height: int) -> np.ndarray:
+    """A hole in the middle covering about a quarter of the image (True = hole)."""
+    hole = np.zeros((height, width), bool)
+    hole[height // 4:height * 3 // 4, width // 4:width * 3 // 4] = True
+    return hole
+
+
+def damaged(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    image = image.copy()
+    image[hole] = MAGENTA
+    return image
+
+
+def mask_image(hole: np.ndarray) -> Image.Image:
+    """A mask file's image: white = hole."""
+    return Image.fromarray(np.where(hole, 255, 0).astype(np.uint8))
+
+
+def save_pair(folder: Path, image: Image.Image, hole: np.ndarray,
+              name: str = "photo") -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    image_path, mask_path = folder / f"{name}.png", folder / f"{name}_mask.png"
+    image.save(image_path)
+    mask_image(hole).save(mask_path)
+    return image_path, mask_path
+
+
+def leftovers(folder: Path) -> list[Path]:
+    """Temporary files an interrupted atomic write would leave behind."""
+    return list(folder.glob(".*")) if folder.is_dir() else []
+
+
+def test_help_shows_examples_and_runs_as_a_module():
+    result = run_cli("--help", command=(sys.executable, "-m", "inpaint.cli"))
+    assert result.returncode == 0
+    assert "examples:" in result.stdout and "inpaint --images" in result.stdout
+
+
+@pytest.mark.parametrize("width,height,extra", [(70, 45, []), (20, 33, ["--refine-steps", "2"])])
+def test_known_pixels_are_kept_bit_for_bit_at_any_size(tiny_model, tmp_path, width, height,
+                                                       extra):
+    hole = box_hole(width, height)
+    image = damaged(photo(width, height), hole)
+    image_path, mask_path = save_pair(tmp_path, Image.fromarray(image), hole)
+    out = tmp_path / "out" / "result.png"
+    # no --model: the default is the pipeline's models/inpainter under the working directory
+    result = run_cli(image_path, mask_path, "-o", out, *extra, cwd=tiny_model.parents[1])
+    assert result.returncode == 0, result.stderr
+    repaired = np.asarray(Image.open(out))
+    assert repaired.shape == image.shape
+    assert np.array_equal(repaired[~hole], image[~hole])
+    assert (repaired[hole] != MAGENTA).any(axis=-1).mean() > 0.9, "the hole is filled"
+
+
+def test_python_api_returns_what_it_was_given(tiny_model):
+    from inpaint import Inpainter
+
+    inpainter = Inpainter.from_pretrained(tiny_model, device="cpu")
+    hole = box_hole(50, 30)
+    rgb = damaged(photo(50, 30), hole)
+    grey = rgb[..., 0]
+    rgba = np.dstack([rgb, np.full((30, 50), 77, np.uint8)])
+    for image in (rgb, grey, rgba):
+        result = inpainter.inpaint(image, hole)
+        assert isinstance(result, np.ndarray)
+        assert result.shape == image.shape and result.dtype == image.dtype
+        assert np.array_equal(result[~hole], image[~hole])
+    result = inpainter.inpaint(Image.fromarray(rgb), mask_image(hole))
+    assert isinstance(result, Image.Image) and result.mode == "RGB" and result.size == (50, 30)
+    batch = inpainter.inpaint_batch([Image.fromarray(rgb), grey[:20, :10]],
+                                    [mask_image(hole), box_hole(10, 20)])
+    assert isinstance(batch[0], Image.Image) and batch[1].shape == (20, 10)
+
+
+def test_rgba_alpha_is_kept(tiny_model, tmp_path):
+    hole = box_hole(50, 40)
+    alpha = np.tile(np.linspace(0, 255, 50).astype(np.uint8), (40, 1))
+    image = np.dstack([damaged(photo(50, 40), hole), alpha])
+    image_path, mask_path = save_pair(tmp_path, Image.fromarray(image), hole)
+    out = tmp_path / "result.png"
+    result = run_cli(image_path, mask_path, "-o", out, "--model", tiny_model)
+    assert result.returncode == 0, result.stderr
+    repaired = Image.open(out)
+    assert repaired.mode == "RGBA"
+    repaired = np.asarray(repaired)
+    assert np.array_equal(repaired[..., 3], alpha)
+    assert np.array_equal(repaired[~hole], image[~hole])
+
+
+def test_grey_palette_16_bit_and_cmyk_inputs(tiny_model, tmp_path):
+    hole = box_hole(48, 40)
+    source = Image.fromarray(damaged(photo(48, 40), hole))
+    sixteen = np.asarray(source)[..., 0].astype(np.uint16) * 257 // 2 + 1000
+    inputs = {  # name: (image, file suffix, expected output mode, the values to keep)
+        "grey": (source.convert("L"), ".png", "L", lambda im: np.asarray(im)),
+        "palette": (source.convert("P"), ".png", "RGB", lambda im: np.asarray(im.convert("RGB"))),
+        "sixteen": (Image.fromarray(sixteen), ".png", "I;16",
+                    lambda im: np.asarray(im)),
+        "cmyk": (source.convert("CMYK"), ".jpg", "RGB", lambda im: np.asarray(im.convert("RGB"))),
+    }
+    for name, (image, suffix, _, _) in inputs.items():
+        (tmp_path / "images").mkdir(exist_ok=True)
+        image.save(tmp_path / "images" / f"{name}{suffix}")
+        (tmp_path / "masks").mkdir(exist_ok=True)
+        mask_image(hole).save(tmp_path / "masks" / f"{name}.png")
+    result = run_cli("--images", tmp_path / "images", "--masks", tmp_path / "masks",
+                     "-o", tmp_path / "out", "--model", tiny_model)
+    assert result.returncode == 0, result.stderr
+    for name, (_, suffix, mode, kept) in inputs.items():
+        repaired = Image.open(tmp_path / "out" / f"{name}.png")
+        assert repaired.mode == mode, name
+        expected = kept(Image.open(tmp_path / "images" / f"{name}{suffix}"))
+        assert np.array_equal(np.asarray(repaired)[~hole], expected[~hole]), name
+
+
+def test_folder_mode_pairs_by_name_and_reports_the_rest(tiny_model, tmp_path):
+    images, masks, out = tmp_path / "images", tmp_path / "masks", tmp_path / "out"
+    hole = box_hole(40, 30)
+    image = Image.fromarray(damaged(photo(40, 30), hole))
+    for name in ("a", "b", "c", "e", "sub/d"):
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        image.save(images / f"{name}.png")
+    (images / "e.png").write_bytes(b"not an image")
+    for name, suffix in (("a", ".png"), ("b", ".bmp"), ("e", ".png"), ("x", ".png"),
+                         ("sub/d", ".png")):
+        (masks / name).parent.mkdir(parents=True, exist_ok=True)
+        mask_image(hole).save(masks / f"{name}{suffix}")
+    result = run_cli("--images", images, "--masks", masks, "-o", out, "--model", tiny_model)
+    assert result.returncode == 1, "a pair failed (e.png is not an image)"
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == ["a.png", "b.png", "sub/d.png"]
+    assert np.array_equal(np.asarray(Image.open(out / "a.png"))[~hole],
+                          np.asarray(image)[~hole])
+    assert "done: 3 inpainted" in result.stdout and "failed: 1; skipped: 2" in result.stdout
+    assert f"{images / 'e.png'}: cannot decode" in result.stderr
+    assert f"{images / 'c.png'}: no mask named c.*" in result.stderr
+    assert f"{masks / 'x.png'}: no image named x.*" in result.stderr
+
+
+@dataclass
+class Call:
+    """The arguments of one command line, for the bad-input cases to spoil."""
+    image: Path
+    mask: Path
+    out: Path
+    model: Path
+
+    def args(self) -> list[object]:
+        return [self.image, self.mask, "-o", self.out, "--model", self.model]
+
+
+def _copy_model(call: Call, tmp: Path) -> Path:
+    call.model = Path(shutil.copytree(call.model, tmp / "model_copy"))
+    return call.model
+
+
+def missing_image(call: Call, tmp: Path) -> tuple[Path, str]:
+    call.image = tmp / "nowhere.png"
+    return call.image, "file not found"
+
+
+def unreadable_image(call: Call, tmp: Path) -> tuple[Path, str]:
+    call.image.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    return call.image, "cannot decode"
+
+
+def missing_mask(call: Call, tmp: Path) -> tuple[Path, str]:
+    call.mask = tmp / "no_mask.png"
+    return call.mask, "file not found"
+
+
+def unreadable_mask(call: Call, tmp: Path) -> tuple[Path, str]:
+    call.mask.write_text("a text file")
+    return call.mask, "cannot decode"
+
+
+def mask_of_another_size(call: Call, tmp: Path) -> tuple[Path, str]:
+    mask_image(box_hole(20, 30)).save(call.mask)
+    return call.mask, "--resize-mask"
+
+
+def unwritable_output_folder(call: Call, tmp: Path) -> tuple[Path, str]:
+    (tmp / "a_file").write_text("")
+    call.out = tmp / "a_file" / "result.png"
+    return call.out, "not written"
+
+
+def unknown_output_format(call: Call, tmp: Path) -> tuple[Path, str]:
+    call.out = call.out.with_suffix(".xyz")
+    return call.out, "cannot write '.xyz' images"
+
+
+def alpha_into_jpeg(call: Call, tmp: Path) -> tuple[Path, str]:
+    Image.open(call.image).convert("RGBA").save(call.image)
+    call.out = call.out.with_suffix(".jpg")
+    return call.out, "cannot write mode RGBA as JPEG"
+
+
+def missing_model(call: Call, tmp: Path) -> tuple[Path, str]:
+    call.model = tmp / "no_model"
+    return call.model, "model folder not found"
+
+
+def model_of_another_version(call: Call, tmp: Path) -> tuple[Path, str]:
+    config_path = _copy_model(call, tmp) / "config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "format_version": 99}))
+    return call.model, "model format version 99"
+
+
+def damaged_model_weights(call: Call, tmp: Path) -> tuple[Path, str]:
+    weights = _copy_model(call, tmp) / "weights.pt"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    return weights, "cannot load"
+
+
+BAD_INPUTS: list[Callable[[Call, Path], tuple[Path, str]]] = [
+    missing_image, unreadable_image, missing_mask, unreadable_mask, mask_of_another_size,
+    unwritable_output_folder, unknown_output_format, alpha_into_jpeg, missing_model,
+    model_of_another_version, damaged_model_weights]
+
+
+@pytest.mark.parametrize("spoil", BAD_INPUTS, ids=lambda f: f.__name__)
+def test_bad_input_gives_one_clear_line_and_no_output(tiny_model, tmp_path, spoil):
+    hole = box_hole(40, 30)
+    image_path, mask_path = save_pair(tmp_path, Image.fromarray(photo(40, 30)), hole)
+    call = Call(image_path, mask_path, tmp_path / "out" / "result.png", tiny_model)
+    named, says = spoil(call, tmp_path)
+    result = run_cli(*call.args())
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(named) in lines[0] and says in lines[0], result.stderr
+    assert not call.out.exists() and not leftovers(call.out.parent)
+
+
+def test_surprising_masks_work_with_a_warning(tiny_model, tmp_path):
+    """Non-binary, empty and all-hole masks; a mask resized or in the black-hole format."""
+    height, width = 30, 40
+    image = damaged(photo(width, height), box_hole(width, height))
+    image_path = tmp_path / "photo.png"
+    Image.fromarray(image).save(image_path)
+    grey = np.zeros((height, width), np.uint8)
+    grey[:, :20], grey[:10, 20:] = 200, 100  # thresholded at 50%: only the left half is hole
+    small = np.zeros((15, 20), bool)
+    small[4:10, 6:14] = True
+    cases = {  # name: (mask image, extra options, expected hole, expected warning)
+        "grey": (Image.fromarray(grey), [], grey >= 128, "not binary"),
+        "empty": (mask_image(np.zeros_like(grey, bool)), [], grey < 0, "no hole pixels"),
+        "full": (mask_image(np.ones_like(grey, bool)), [], grey >= 0, "all hole"),
+        "black": (mask_image(~box_hole(width, height)), ["--mask-format", "black-hole"],
+                  box_hole(width, height), None),
+        "resized": (mask_image(small), ["--resize-mask"],
+                    np.kron(small, np.ones((2, 2), bool)), None),
+    }
+    for name, (mask, extra, hole, warning) in cases.items():
+        mask_path, out = tmp_path / f"{name}_mask.png", tmp_path / f"{name}.png"
+        mask.save(mask_path)
+        result = run_cli(image_path, mask_path, "-o", out, "--model", tiny_model, *extra)
+        assert result.returncode == 0, result.stderr
+        if warning:
+            assert f"{mask_path}: warning: " in result.stderr and warning in result.stderr
+        else:
+            assert "warning" not in result.stderr, result.stderr
+        repaired = np.asarray(Image.open(out))
+        assert repaired.shape == image.shape, name
+        if name == "resized":  # the upscaled mask edge is interpolated: compare away from it
+            hole = binary_dilation(hole, iterations=2)
+        assert np.array_equal(repaired[~hole], image[~hole]), name
+        if name == "empty":
+            assert np.array_equal(repaired, image)

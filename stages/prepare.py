@@ -9,36 +9,63 @@ import pandas as pd
 from tqdm import tqdm
 
 from inpaint.config import DataParams, load_section
-from inpaint.images import ImageError, atomic_path, list_images, save_npy, square_resized
+from inpaint.images import ImageError, atomic_path, list_images, square_resized
 from inpaint.synthetic import synthetic_faces
 
 OUT = Path("data/prepared")
 
 
-def load_folder(params: DataParams) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
-    """Every decodable image of the folder, and (file, reason) for those skipped."""
+def load_folder(params: DataParams, target: Path) -> tuple[np.ndarray, list[str], list]:
+    """Decode every image of the folder into a memory-mapped array at `target` (so that large
+    sets at high resolution never sit in memory); also the names kept and (file, reason) for
+    those skipped."""
     paths = list_images(params.source)
     if params.max_images is not None:
         paths = paths[:params.max_images]
     if not paths:
         raise SystemExit(f"data.source: no images (jpg, png, webp, bmp) in {params.source}")
-    images, names, skipped = [], [], []
+    res = params.resolution
+    target.parent.mkdir(parents=True, exist_ok=True)
+    images = np.lib.format.open_memmap(target, mode="w+", dtype=np.uint8,
+                                       shape=(len(paths), res, res, 3))
+    names, skipped = [], []
     for path in tqdm(paths, desc="decoding", unit="img"):
         try:
-            images.append(square_resized(path, params.resolution))
+            images[len(names)] = square_resized(path, res)
             names.append(str(path))
         except ImageError as err:
             skipped.append((str(path), str(err)))
-    return np.stack(images) if images else None, names, skipped
+    return images[:len(names)], names, skipped
+
+
+def save_split(images: np.ndarray, members: np.ndarray, target: Path, chunk: int = 1024) -> None:
+    """Rows `members` of `images` as a new .npy, copied in chunks, renamed into place."""
+    with atomic_path(target) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
+                                        shape=(len(members), *images.shape[1:]))
+        for start in range(0, len(members), chunk):
+            out[start:start + chunk] = images[members[start:start + chunk]]
+        out.flush()
+        del out
 
 
 def main() -> None:
     params = load_section(DataParams, "data")
+    decoded = OUT / ".decoded.npy"  # scratch: every decoded image, before the split
+    try:
+        prepare(params, decoded)
+    finally:  # nothing half-written stays behind
+        decoded.unlink(missing_ok=True)
+        if OUT.is_dir() and not any(OUT.iterdir()):
+            OUT.rmdir()
+
+
+def prepare(params: DataParams, decoded: Path) -> None:
     if params.source == "synthetic":
         images = synthetic_faces(params.seed, params.synthetic_count, params.resolution)
         names, skipped = [f"synthetic:{params.seed}:{i}" for i in range(len(images))], []
     else:
-        images, names, skipped = load_folder(params)
+        images, names, skipped = load_folder(params, decoded)
     if len(names) < params.min_images:
         raise SystemExit(f"data.source: only {len(names)} usable images in {params.source} "
                          f"(data.min_images = {params.min_images}); skipped: {len(skipped)}")
@@ -52,7 +79,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
     for split, members in splits.items():
-        save_npy(images[members], OUT / f"{split}.npy")
+        save_split(images, members, OUT / f"{split}.npy")
         rows += [{"source": names[m], "split": split, "index": i} for i, m in enumerate(members)]
     with atomic_path(OUT / "manifest.csv") as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)

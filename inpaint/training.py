@@ -70,8 +70,12 @@ def check_finite(losses: dict[str, float], epoch: int, step: int) -> None:
 
 
 def fingerprint(params: dict, inputs: list[str | Path]) -> str:
-    """A hash of a stage's params and input files: a checkpoint resumes only if it matches."""
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    """A hash of a stage's params and input files: a checkpoint resumes only if it matches.
+
+    `epochs` is left out, so that a run whose epoch count is raised (or lowered) resumes.
+    """
+    kept = {k: v for k, v in params.items() if k != "epochs"}
+    digest = hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode())
     for path in inputs:
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):

@@ -13,8 +13,10 @@ network fed with the coarse result pasted into the holes; SN-PatchGAN (5x5 strid
 normalised convolutions, LeakyReLU, every output element a hinge-loss logit) seeing the
 image and the mask. What it drops: the contextual-attention branch of the refinement network
 (so the refinement network is Yu's dilated-convolution branch alone, with the coarse
-network's layout), the sketch channel and the constant-ones input channel. Dilation rates
-(2, 4, 8, 16) are kept while smaller than the bottleneck map, so 64 px images use 2, 4, 8.
+network's layout), the sketch channel and the constant-ones input channel. What it changes:
+dilation rates (2, 4, 8, 16) are kept while smaller than the bottleneck map, so 64 px images
+use 2, 4, 8; the weight initialisation (see `GatedConv2d`: with the default one the
+generator collapsed to a constant image within our few hundred training steps).
 
 All networks take one N x 4 x H x W tensor, `masked_input(image, known)`: the damaged image
 (holes = 0) in [-1, 1] and the known-mask (1 = known, 0 = hole) as a fourth channel.
@@ -32,6 +34,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 PCONV_MAX_MULTIPLIER = 8  # Liu et al.: 64 filters doubled up to 512
 GATED_DILATIONS = (2, 4, 8, 16)  # Yu et al.'s dilated convolutions at 256 px
 GATED_DOWNSCALE = 4  # two stride-2 convolutions before the dilated ones
+GATED_FEATURE_GAIN = 2.5  # see GatedConv2d
 
 
 def _check_resolution(resolution: int) -> None:
@@ -150,13 +153,26 @@ class PConvUNet(nn.Module):
 
 class GatedConv2d(nn.Module):
     """Gated convolution (Yu et al. 2019): ELU(conv_f(x)) * sigmoid(conv_g(x)), the two
-    convolutions held as one with twice the filters, as in Yu's code."""
+    convolutions held as one with twice the filters, as in Yu's code.
+
+    Initialisation: weights N(0, gain^2 / fan_in), gain `GATED_FEATURE_GAIN` for the feature
+    half and 1 for the gate half, zero biases. With PyTorch's default init a gated layer
+    shrinks its input's scale (ELU times a gate near 0.5): through the 17 layers of a 64 px
+    stage the activations' spread fell from 0.4 to 0.02, and within our few hundred steps the
+    generator collapsed to one constant image (measured, widths 4 and 8). Gain 2.5 keeps the
+    spread roughly constant through a stage (measured at 64 px, widths 4 and 16).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
                  stride: int = 1, dilation: int = 1):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, 2 * out_channels, kernel_size, stride,
                               dilation * (kernel_size - 1) // 2, dilation)
+        std = 1 / math.sqrt(in_channels * kernel_size ** 2)
+        with torch.no_grad():
+            self.conv.weight[:out_channels].normal_(0, GATED_FEATURE_GAIN * std)
+            self.conv.weight[out_channels:].normal_(0, std)
+            self.conv.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features, gate = self.conv(x).chunk(2, 1)

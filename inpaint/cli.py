@@ -1,8 +1,10 @@
-"""The `inpaint` command: fill the holes of your own images with an exported model.
+"""The `inpaint` command: fill the holes of your own images with a method of the benchmark.
 
 One pair: `inpaint IMAGE MASK -o OUT`; a folder of pairs: `inpaint --images DIR --masks DIR
--o DIR`. Bad input stops with one line on stderr naming the file and a non-zero exit; outputs
-are written to a temporary file and renamed into place, so a failure never leaves a partial file.
+-o DIR`; `--method NAME` picks the method from the registry the benchmark scores
+(`inpaint.methods`, default `ours`). Bad input stops with one line on stderr naming the file
+and a non-zero exit; outputs are written to a temporary file and renamed into place, so a
+failure never leaves a partial file.
 """
 from __future__ import annotations
 
@@ -16,9 +18,17 @@ from PIL import Image
 from tqdm import tqdm
 
 from .images import ImageError, atomic_path, list_images, open_image
-from .inpainter import MASK_FORMATS, Inpainter, InpaintWarning, InputError
+from .inpainter import (
+    DEFAULT_MODEL_FOLDER,
+    MASK_FORMATS,
+    Inpainter,
+    InpaintWarning,
+    InputError,
+    cli_methods,
+)
+from .methods import METHODS
 
-DEFAULT_MODEL = Path("models/inpainter")
+DEFAULT_MODEL = DEFAULT_MODEL_FOLDER
 DEFAULT_SUFFIX = ".png"
 
 EPILOG = """\
@@ -27,12 +37,16 @@ examples:
   inpaint photo.jpg hole.png -o repaired.png --refine-steps 50
   inpaint scan.tif scratches.png -o fixed.png --mask-format black-hole --resize-mask
   inpaint photo.jpg hole.png -o out.png --model runs/celeba/models/inpainter
+  inpaint photo.jpg hole.png -o out.png --method pconv          # uses models/pconv.pt
+  inpaint photo.jpg hole.png -o out.png --method telea          # no model needed
   inpaint --images photos/ --masks masks/ -o repaired/
 
 Masks are white = hole (black = hole with --mask-format black-hole), thresholded at 50%, and
 must have the image's size unless --resize-mask is given. Folder mode pairs files by name
 (photos/sub/a.jpg with masks/sub/a.png) and writes repaired/sub/a.png. Known pixels are kept
 bit-exact: keep them so in the file with a lossless format (png, the default; not jpg).
+
+{methods}
 
 exit status: 0 when every pair was inpainted, 1 on an error (in folder mode: if any pair
 failed; unpaired files are only listed), 2 on a usage error.
@@ -63,22 +77,40 @@ def non_negative(text: str) -> int:
     return value
 
 
+def methods_text() -> str:
+    """The epilog's list of methods, from the registry the benchmark scores."""
+    model = {"folder": f"--model: exported model folder, default {DEFAULT_MODEL_FOLDER}",
+             "file": "--model: its stage file, default models/{name}.pt", None: "no model"}
+    lines = ["methods (--method; each is what the benchmark scores under that name):"]
+    for name in cli_methods():
+        method = METHODS[name]
+        lines.append(f"  {name:<11}{method.description}")
+        lines.append(f"  {'':<11}({model[method.model].format(name=name)})")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="inpaint", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Fill the holes of images with a model exported by the pipeline "
-                    "(GAN inversion in autoencoder feature space).")
+        prog="inpaint", epilog=EPILOG.format(methods=methods_text()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Fill the holes of images with a model trained by the pipeline (by default "
+                    "GAN inversion in autoencoder feature space) or a classical method.")
     parser.add_argument("image", nargs="?", type=Path, help="image to repair (any size or mode)")
     parser.add_argument("mask", nargs="?", type=Path, help="its mask (white = hole)")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
                         help="output file (format from its suffix, png if none) or folder")
     parser.add_argument("--images", type=Path, metavar="DIR", help="folder mode: image folder")
     parser.add_argument("--masks", type=Path, metavar="DIR", help="folder mode: mask folder")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, metavar="DIR",
-                        help="exported model folder (default: %(default)s)")
+    parser.add_argument("--method", choices=cli_methods(), default="ours", metavar="NAME",
+                        help=f"inpainting method: {', '.join(cli_methods())} (default: "
+                             "%(default)s; see 'methods' below)")
+    parser.add_argument("--model", type=Path, default=None, metavar="PATH",
+                        help=f"the method's model: exported model folder for ours and optim "
+                             f"(default: {DEFAULT_MODEL_FOLDER}), stage file for pconv and "
+                             "gatedconv (default: models/<method>.pt); none for the others")
     parser.add_argument("--refine-steps", type=non_negative, default=0, metavar="K",
-                        help="refine the learned code by K gradient steps (hybrid inversion; "
-                             "slower, closer to the context; default 0)")
+                        help="--method ours: refine the learned code by K gradient steps (hybrid "
+                             "inversion; slower, closer to the context; default 0)")
     parser.add_argument("--mask-format", choices=MASK_FORMATS, default="white-hole",
                         help="which colour marks the hole (default: %(default)s)")
     parser.add_argument("--resize-mask", action="store_true",
@@ -96,6 +128,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("folder mode needs both --images DIR and --masks DIR")
     if not folder_mode and args.mask is None:
         parser.error("give IMAGE and MASK (or --images DIR --masks DIR)")
+    if args.refine_steps and args.method != "ours":
+        parser.error(f"--refine-steps applies to --method ours, not {args.method}")
+    if args.model is not None and METHODS[args.method].model is None:
+        parser.error(f"--method {args.method} uses no model; leave out --model")
     args.folder_mode = folder_mode
     return args
 
@@ -103,7 +139,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def load_inpainter(args: argparse.Namespace) -> Inpainter:
     """The one place that builds the inpainting method from the options."""
     try:
-        return Inpainter.from_pretrained(args.model, refine_steps=args.refine_steps)
+        return Inpainter.from_pretrained(args.model, refine_steps=args.refine_steps,
+                                         method=args.method)
     except ValueError as err:  # ModelFormatError, or a bad INPAINT_DEVICE
         raise CliError(str(err)) from None
 

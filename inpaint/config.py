@@ -203,7 +203,8 @@ class InversionParams(TrainParams):
 class BenchmarkParams:
     """`benchmark`: methods scored on the fixed (image, mask) evaluation pairs."""
     methods: list[str] = spec(["ours", "ours_raw", "ours_hybrid", "optim", "telea", "ns",
-                               "biharmonic"], check=lambda v: None if v else "must not be empty")
+                               "biharmonic", "pconv", "gatedconv"],
+                              check=lambda v: None if v else "must not be empty")
     pairs_per_bucket: int | None = spec(None, low=2, doc="evaluation pairs per bucket (null: all)")
     optimisation_pairs_per_bucket: int = spec(16, low=2,
                                               doc="pairs per bucket for per-image optimisation")

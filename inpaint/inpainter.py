@@ -1,9 +1,12 @@
-"""Inpaint your own images with an exported model: any size, aspect ratio and image mode.
+"""Inpaint your own images with any method of the benchmark's registry (`inpaint.methods`):
+any size, aspect ratio and image mode.
 
-The model runs at its trained resolution on a reflect-padded square copy of the image; its
-output is resized back and used only inside the hole, so every known pixel of the original
-is returned bit-exact at its original resolution, in its original numeric range (for modes
-converted to RGB, as PIL converts them).
+A method with a model (the exported GAN-inversion model, the retrained PConv and Gated Conv)
+runs at its trained resolution on a reflect-padded square copy of the image, and its output is
+resized back; a classical method (Telea, Navier-Stokes, biharmonic) runs on the image at its
+own size. Either way the output is used only inside the hole, so every known pixel of the
+original is returned bit-exact at its original resolution, in its original numeric range (for
+modes converted to RGB, as PIL converts them).
 
 Image modes: RGB, grey (L) and 16-bit grey (I;16) keep their mode; 1-bit, 32-bit and float
 grey come back as L (or I;16 for 16-bit data); RGBA and LA keep their alpha untouched; palette
@@ -26,15 +29,16 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import methods
 from .device import get_device
 from .images import to_rgb
-from .inversion import GanInverter, hybrid_inversion, learned_inversion
+from .methods import InpaintFn
 from .pretrained import ModelFormatError
-from .training import to_tensor, to_uint8
 
 ImageLike = Image.Image | np.ndarray
 MASK_FORMATS = ("white-hole", "black-hole")
 KEPT_MODES = {"RGB", "RGBA", "L", "LA", "I;16"}
+DEFAULT_MODEL_FOLDER = Path("models/inpainter")
 
 
 class InputError(ValueError):
@@ -214,38 +218,69 @@ def _fill_values(fill_rgb: np.ndarray, layers: _Layers) -> np.ndarray:
 
 
 class Inpainter:
-    """An exported model ready to fill holes in images of any size, e.g.
-    `Inpainter.from_pretrained("models/inpainter").inpaint(Image.open(p), Image.open(m))`.
+    """An inpainting method of the registry (`inpaint.methods`) ready to fill holes in images of
+    any size, e.g. `Inpainter.from_pretrained("models/inpainter").inpaint(Image.open(p),
+    Image.open(m))` or `Inpainter.from_pretrained(method="telea")`.
+
+    `fill` is a registry method's InpaintFn: uint8 N x R x R x 3 images and N x R x R known-masks
+    (1 = known) to its raw uint8 output. With a `resolution` R the image is reflect-padded to a
+    square and resized to R for it; with None (methods without a model) it runs on the image
+    at its own size, one image at a time. Either way only the hole takes the method's output.
     """
 
-    def __init__(self, model: GanInverter, device: torch.device, refine_steps: int = 0):
-        if refine_steps < 0:
-            raise ValueError(f"refine_steps={refine_steps}: must be 0 or more")
-        self.model, self.device, self.refine_steps = model, device, refine_steps
+    def __init__(self, fill: InpaintFn, resolution: int | None, method: str = "custom"):
+        if resolution is not None and resolution < 1:
+            raise ValueError(f"resolution={resolution}: must be positive or None")
+        self.fill, self.resolution, self.method = fill, resolution, method
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, device: str | torch.device | None = None,
-                        refine_steps: int = 0) -> Inpainter:
-        """Load the exported model folder (weights.pt + config.json).
+    def from_pretrained(cls, folder: str | Path | None = None,
+                        device: str | torch.device | None = None, refine_steps: int = 0,
+                        method: str = "ours") -> Inpainter:
+        """Method `method` of the benchmark's registry, with its model loaded.
 
-        `refine_steps` > 0 refines each learned code by that many gradient steps against the
-        known pixels (hybrid inversion): slower, and closer to the context.
+        `folder` is what the method loads: the exported model folder (weights.pt + config.json)
+        for 'ours' and 'optim' (default models/inpainter), the stage file for 'pconv' and
+        'gatedconv' (default models/<method>.pt); classical methods ('telea', 'ns',
+        'biharmonic') load nothing. `refine_steps` > 0 ('ours' only) refines each learned code
+        by that many gradient steps against the known pixels (hybrid inversion, the benchmark's
+        'ours_hybrid'): slower, and closer to the context.
         """
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise ModelFormatError(f"{folder}: model folder not found; train one with "
-                                   "`dvc repro train_inversion` or give an exported model folder")
+        if refine_steps < 0:
+            raise ValueError(f"refine_steps={refine_steps}: must be 0 or more")
+        if method not in cli_methods():
+            variant = " (a benchmark scoring variant)" if method in methods.METHODS else ""
+            raise ValueError(f"unknown method {method!r}{variant}; methods: "
+                             f"{', '.join(cli_methods())}")
+        if refine_steps and method != "ours":
+            raise ValueError(f"refine_steps={refine_steps}: only method 'ours' refines its code")
+        spec = methods.get_method(method)
+        if spec.model is None:
+            if folder is not None:
+                raise ValueError(f"method {method!r} uses no model, but one was given: {folder}")
+            return cls(spec.build(methods.MethodSettings(device="cpu")), None, method)
         device = torch.device(device) if device is not None else get_device()
+        if spec.model == "folder":
+            folder = Path(folder if folder is not None else DEFAULT_MODEL_FOLDER)
+            if not folder.is_dir():
+                raise ModelFormatError(f"{folder}: model folder not found; train one with "
+                                       "`dvc repro train_inversion` or give an exported model "
+                                       "folder")
+            settings = methods.MethodSettings(model_dir=folder, device=device,
+                                              refine_steps=refine_steps)
+            name = "ours_hybrid" if refine_steps else method  # as the benchmark scores it
+            mismatch = f"{folder}: weights do not match config.json"
+        else:  # a learned baseline's stage file
+            settings = methods.MethodSettings(
+                model_file=Path(folder) if folder is not None else None, device=device)
+            name = method
+            mismatch = (f"{methods.baseline_path(method, settings)}: weights do not match "
+                        "their stored config")
         try:
-            model = GanInverter.from_folder(folder, device)
+            fill = methods.get_method(name).build(settings)
         except (KeyError, RuntimeError) as err:  # weights that do not fit their config
-            raise ModelFormatError(f"{folder}: weights do not match config.json ({err})") from None
-        return cls(model, device, refine_steps)
-
-    @property
-    def resolution(self) -> int:
-        """The side of the square the model works on."""
-        return self.model.resolution
+            raise ModelFormatError(f"{mismatch} ({err})") from None
+        return cls(fill, methods.model_resolution(name, settings), method)
 
     def inpaint(self, image: ImageLike, mask: ImageLike, mask_format: str = "white-hole",
                 resize_mask: bool = False) -> ImageLike:
@@ -281,17 +316,21 @@ class Inpainter:
         return results
 
     def _fill(self, jobs: list[tuple[_Layers, np.ndarray]]) -> list[np.ndarray]:
-        """The model's repair of each image, as H x W x 3 uint8 at the image's own size."""
+        """The method's repair of each image, as H x W x 3 uint8 at the image's own size."""
+        if self.resolution is None:  # no model: the method works at the image's own size
+            return [self.fill(layers.model_rgb[None], (~hole)[None].astype(np.uint8))[0]
+                    for layers, hole in jobs]
         geometries = [_SquareGeometry(*hole.shape) for _, hole in jobs]
         small = [_downscale(layers.model_rgb, ~hole, geometry, self.resolution)
                  for (layers, hole), geometry in zip(jobs, geometries)]
-        x = to_tensor(np.stack([rgb for rgb, _ in small]), self.device)
-        known = torch.from_numpy(np.stack([k for _, k in small]))[:, None].to(self.device)
-        if self.refine_steps:
-            out = hybrid_inversion(self.model, x, known, self.refine_steps)
-        else:
-            out = learned_inversion(self.model, x, known)
+        images = np.stack([rgb for rgb, _ in small])
+        known = np.stack([k for _, k in small]).astype(np.uint8)
         # known low-resolution pixels are put back before upscaling, so the interpolation
         # near the hole border blends towards the real context rather than the model's copy
-        composite = to_uint8(known * x + (1 - known) * out)
+        composite = methods.composite(images, known, self.fill(images, known))
         return [_upscale(c, geometry) for c, geometry in zip(composite, geometries)]
+
+
+def cli_methods() -> list[str]:
+    """The registry's methods a user can run (the benchmark's scoring variants left out)."""
+    return [name for name, method in methods.METHODS.items() if method.cli]

@@ -15,8 +15,10 @@ import numpy as np
 import torch
 
 from . import baselines
+from .baselines_learned import BASELINES, load_baseline
 from .device import get_device
 from .inversion import GanInverter, hybrid_inversion, learned_inversion, optimisation_inversion
+from .pretrained import ModelFormatError, network_config, read_inpainter_config
 from .training import to_tensor, to_uint8
 
 InpaintFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -25,7 +27,8 @@ InpaintFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 @dataclasses.dataclass(frozen=True)
 class MethodSettings:
     model_dir: Path = Path("models/inpainter")
-    models_dir: Path = Path("models")  # the learned baselines' stage files
+    models_dir: Path = Path("models")  # the learned baselines' stage files, models/<name>.pt
+    model_file: Path | None = None  # a learned baseline's file elsewhere (the CLI's --model)
     device: torch.device = dataclasses.field(default_factory=get_device)
     refine_steps: int = 20
     optim_steps: int = 200
@@ -39,15 +42,18 @@ class Method:
     build: Callable[[MethodSettings], InpaintFn]
     composite: bool = True  # score M * I + (1 - M) * output, as LaMa, MAT and CoModGAN do
     per_image_optimisation: bool = False  # slow: the benchmark scores it on a subset
+    model: str | None = None  # 'folder', 'file' or None: see the module docstring
+    cli: bool = True  # offered by the `inpaint` command (False: a scoring variant of another)
 
 
 METHODS: dict[str, Method] = {}
 
 
 def register(name: str, description: str, composite: bool = True,
-             per_image_optimisation: bool = False):
+             per_image_optimisation: bool = False, model: str | None = None, cli: bool = True):
     def add(build: Callable[[MethodSettings], InpaintFn]):
-        METHODS[name] = Method(name, description, build, composite, per_image_optimisation)
+        METHODS[name] = Method(name, description, build, composite, per_image_optimisation,
+                               model, cli)
         return build
     return add
 
@@ -63,6 +69,26 @@ def composite(image: np.ndarray, known: np.ndarray, output: np.ndarray) -> np.nd
     return np.where(known[..., None].astype(bool), image, output)
 
 
+def baseline_path(name: str, settings: MethodSettings) -> Path:
+    """The stage file of learned baseline `name`, checked to exist."""
+    path = Path(settings.model_file or Path(settings.models_dir) / f"{name}.pt")
+    if not path.is_file():
+        what = "is a folder, not a model file" if path.is_dir() else "model file not found"
+        raise ModelFormatError(f"{path}: {what}; `dvc repro train_{name}` writes "
+                               f"models/{name}.pt")
+    return path
+
+
+def model_resolution(name: str, settings: MethodSettings) -> int | None:
+    """The side of the square method `name`'s model works at; None when it has no model."""
+    method = get_method(name)
+    if method.model == "folder":
+        return int(read_inpainter_config(settings.model_dir)["resolution"])
+    if method.model == "file":
+        return int(network_config(baseline_path(name, settings), BASELINES[name]).resolution)
+    return None
+
+
 def _gan_method(run: Callable[[GanInverter, torch.Tensor, torch.Tensor], torch.Tensor]):
     """An InpaintFn around the exported GAN-inversion model."""
     def build(settings: MethodSettings) -> InpaintFn:
@@ -76,23 +102,37 @@ def _gan_method(run: Callable[[GanInverter, torch.Tensor, torch.Tensor], torch.T
     return build
 
 
+def _learned_baseline(name: str) -> Callable[[MethodSettings], InpaintFn]:
+    """An InpaintFn around a retrained baseline's stage file (`train_pconv`, `train_gatedconv`)."""
+    def build(settings: MethodSettings) -> InpaintFn:
+        run = load_baseline(name, baseline_path(name, settings), settings.device)
+
+        def inpaint(images: np.ndarray, known: np.ndarray) -> np.ndarray:
+            x = to_tensor(images, settings.device)
+            m = torch.from_numpy(np.ascontiguousarray(known)).float()[:, None].to(settings.device)
+            return to_uint8(run(x, m))
+        return inpaint
+    return build
+
+
 def _per_image(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> InpaintFn:
     return lambda images, known: np.stack([fn(i, k) for i, k in zip(images, known)])
 
 
-register("ours", "learned GAN inversion (the paper): Dec(G(E_z(I_M))), known pixels pasted back")(
-    _gan_method(learned_inversion))
-register("ours_raw", "the same, scored on the raw decoder output", composite=False)(
-    _gan_method(learned_inversion))
+register("ours", "learned GAN inversion (the paper): Dec(G(E_z(I_M))), known pixels pasted back",
+         model="folder")(_gan_method(learned_inversion))
+register("ours_raw", "the same, scored on the raw decoder output", composite=False,
+         model="folder", cli=False)(_gan_method(learned_inversion))
 
 
-@register("ours_hybrid", "E_z's code refined by gradient steps on z (Lahiri et al. 2019)")
+@register("ours_hybrid", "E_z's code refined by gradient steps on z (Lahiri et al. 2019)",
+          model="folder", cli=False)  # the CLI's `--method ours --refine-steps K`
 def _hybrid(settings: MethodSettings) -> InpaintFn:
     return _gan_method(lambda m, x, k: hybrid_inversion(m, x, k, settings.refine_steps))(settings)
 
 
 @register("optim", "optimisation-based inversion from a random z (Yeh et al. 2017)",
-          per_image_optimisation=True)
+          per_image_optimisation=True, model="folder")
 def _optim(settings: MethodSettings) -> InpaintFn:
     generator = torch.Generator().manual_seed(settings.seed)
     return _gan_method(lambda m, x, k: optimisation_inversion(m, x, k, settings.optim_steps,
@@ -104,3 +144,7 @@ register("ns", "OpenCV Navier-Stokes (Bertalmio et al. 2001)")(
     lambda s: _per_image(baselines.navier_stokes))
 register("biharmonic", "scikit-image biharmonic inpainting")(
     lambda s: _per_image(baselines.biharmonic))
+register("pconv", "partial-convolution U-Net (Liu et al. 2018), retrained here", model="file")(
+    _learned_baseline("pconv"))
+register("gatedconv", "gated-convolution coarse-to-fine generator (Yu et al. 2019), retrained "
+                      "here", model="file")(_learned_baseline("gatedconv"))

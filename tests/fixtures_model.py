@@ -2,11 +2,17 @@
 
 Use it from a test module with `pytest_plugins = ["fixtures_model"]`; the fixture runs
 prepare, masks, train_ae, train_gan and train_inversion in a temporary work folder on a
-32-pixel synthetic set, one epoch each: about half a minute on one core. The model is poor, but
+32-pixel synthetic set, one epoch each, then the retrained baselines train_pconv and
+train_gatedconv (width 4, one epoch): about a minute on one core. The models are poor, but
 every code path of loading and inpainting is the one a real model takes.
+
+PConv's loss needs the LPIPS AlexNet, so `metric_weights` runs first (from its download
+cache) and its output is removed again once PConv is trained: the work folder is then a
+pipeline that has not run `metric_weights`, as the benchmark's missing-weights test expects.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -23,18 +29,26 @@ TINY_PARAMS = {
     "inversion": {"epochs": 1, "batch_size": 16, "lr": 0.0003, "betas": [0.9, 0.999],
                   "seed": 0, "width": 0.05, "lambda_r": 20.0,
                   "realism_loss": "nonsaturating", "hole_fill": 0.0},
+    "pconv": {"epochs": 1, "batch_size": 16, "lr": 0.001, "betas": [0.9, 0.999], "seed": 0,
+              "width": 4},
+    "gatedconv": {"epochs": 1, "batch_size": 16, "lr": 0.001, "betas": [0.5, 0.999], "seed": 0,
+                  "width": 4, "disc_width": 4, "gan_weight": 1.0},
 }
-STAGES = ("prepare", "masks", "train_ae", "train_gan", "train_inversion")
+STAGES = (("prepare", ()), ("masks", ()), ("train_ae", ()), ("train_gan", ()),
+          ("train_inversion", ()), ("metric_weights", ()),
+          ("train_baseline", ("--method", "pconv")), ("train_baseline", ("--method", "gatedconv")))
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The exported model folder (`<work>/models/inpainter`, resolution 32)."""
+    """The exported model folder (`<work>/models/inpainter`, resolution 32); beside it
+    `<work>/models/pconv.pt` and `<work>/models/gatedconv.pt`."""
     work = tmp_path_factory.mktemp("tiny_model")
     (work / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS))
-    for stage in STAGES:
-        result = run_stage(stage, work, env={"OMP_NUM_THREADS": "1"})
+    for stage, args in STAGES:
+        result = run_stage(stage, work, env={"OMP_NUM_THREADS": "1"}, args=args)
         if result.returncode != 0:
-            pytest.fail(f"stage {stage} failed while building the test model:\n"
-                        f"{result.stderr[-4000:]}")
+            pytest.fail(f"stage {stage} {' '.join(args)} failed while building the test "
+                        f"models:\n{result.stderr[-4000:]}")
+    shutil.rmtree(work / "models" / "metric_weights")
     return work / "models" / "inpainter"

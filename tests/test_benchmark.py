@@ -47,18 +47,27 @@ def test_composite_keeps_every_known_pixel():
 
 
 def test_every_method_returns_images_of_the_right_shape_and_range(tiny_model):
-    settings = MethodSettings(model_dir=tiny_model, refine_steps=2, optim_steps=2,
-                              device="cpu")
+    settings = MethodSettings(model_dir=tiny_model, models_dir=tiny_model.parent,
+                              refine_steps=2, optim_steps=2, device="cpu")
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
     known = np.ones((3, 32, 32), np.uint8)
     known[:, 8:20, 4:28] = 0
-    for name in ("ours", "ours_raw", "ours_hybrid", "optim", "telea", "ns", "biharmonic"):
+    for name in ("ours", "ours_raw", "ours_hybrid", "optim", "telea", "ns", "biharmonic",
+                 "pconv", "gatedconv"):
         out = get_method(name).build(settings)(images, known)
         assert out.shape == images.shape and out.dtype == np.uint8, name
     with pytest.raises(ValueError, match="unknown method 'nope'; known methods: ours"):
         get_method("nope")
     assert not METHODS["ours_raw"].composite and METHODS["optim"].per_image_optimisation
+    assert METHODS["pconv"].composite and METHODS["gatedconv"].composite
+
+
+@pytest.mark.parametrize("name", ["pconv", "gatedconv"])
+def test_missing_baseline_model_names_the_file_and_its_stage(tmp_path, name):
+    with pytest.raises(ValueError, match=rf"{name}\.pt: model file not found; "
+                                         rf"`dvc repro train_{name}`"):
+        get_method(name).build(MethodSettings(models_dir=tmp_path, device="cpu"))
 
 
 def test_missing_metric_weights_fail_unless_allowed(work, tmp_path):
@@ -85,7 +94,8 @@ def test_benchmark_and_report_cover_every_bucket_and_method(work):
         result = run_stage(stage, work, env={"OMP_NUM_THREADS": "1"}, args=args)
         assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
     table = json.loads((work / "metrics" / "benchmark.json").read_text())
-    methods = ["ours", "ours_raw", "ours_hybrid", "optim", "telea", "ns", "biharmonic"]
+    methods = ["ours", "ours_raw", "ours_hybrid", "optim", "telea", "ns", "biharmonic",
+               "pconv", "gatedconv"]
     assert set(table) == BUCKETS
     for bucket in BUCKETS:
         assert set(table[bucket]) == set(methods)

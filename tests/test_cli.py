@@ -87,6 +87,74 @@ def test_known_pixels_are_kept_bit_for_bit_at_any_size(tiny_model, tmp_path, wid
     assert (repaired[hole] != MAGENTA).any(axis=-1).mean() > 0.9, "the hole is filled"
 
 
+@pytest.mark.parametrize("method,model", [("pconv", None), ("gatedconv", "gatedconv.pt"),
+                                          ("telea", None), ("biharmonic", None)])
+def test_every_method_keeps_known_pixels_bit_for_bit(tiny_model, tmp_path, method, model):
+    width, height = 70, 45
+    hole = box_hole(width, height)
+    image = damaged(photo(width, height), hole)
+    image_path, mask_path = save_pair(tmp_path, Image.fromarray(image), hole)
+    out = tmp_path / "result.png"
+    extra = ["--model", tiny_model.parent / model] if model else []
+    # pconv without --model: the default is models/pconv.pt under the working directory
+    result = run_cli(image_path, mask_path, "-o", out, "--method", method, *extra,
+                     cwd=tiny_model.parents[1])
+    assert result.returncode == 0, result.stderr
+    repaired = np.asarray(Image.open(out))
+    assert repaired.shape == image.shape
+    assert np.array_equal(repaired[~hole], image[~hole])
+    assert (repaired[hole] != MAGENTA).any(axis=-1).mean() > 0.9, "the hole is filled"
+
+
+def test_help_lists_the_methods():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for method in ("ours", "optim", "telea", "ns", "biharmonic", "pconv", "gatedconv"):
+        assert f"\n  {method} " in result.stdout, method
+
+
+def test_unknown_method_and_misplaced_options_are_usage_errors(tiny_model, tmp_path):
+    image_path, mask_path = save_pair(tmp_path, Image.fromarray(photo(40, 30)), box_hole(40, 30))
+    out = tmp_path / "result.png"
+    for extra, says in [(["--method", "nope"], "invalid choice: 'nope'"),
+                        (["--method", "ours_raw"], "invalid choice: 'ours_raw'"),
+                        (["--method", "telea", "--model", tiny_model], "uses no model"),
+                        (["--method", "pconv", "--refine-steps", "3"],
+                         "--refine-steps applies to --method ours")]:
+        result = run_cli(image_path, mask_path, "-o", out, *extra)
+        assert result.returncode == 2 and says in result.stderr, (extra, result.stderr)
+        assert not out.exists()
+
+
+def test_missing_baseline_model_names_the_file_and_its_stage(tmp_path):
+    image_path, mask_path = save_pair(tmp_path, Image.fromarray(photo(40, 30)), box_hole(40, 30))
+    out = tmp_path / "result.png"
+    result = run_cli(image_path, mask_path, "-o", out, "--method", "gatedconv", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("inpaint: error: models/gatedconv.pt: model file not "
+                                     "found; `dvc repro train_gatedconv` writes "
+                                     "models/gatedconv.pt")
+    assert not out.exists() and not leftovers(tmp_path)
+
+
+def test_python_api_runs_any_registry_method(tiny_model):
+    from inpaint import Inpainter
+
+    hole = box_hole(50, 30)
+    rgb = damaged(photo(50, 30), hole)
+    pconv = Inpainter.from_pretrained(tiny_model.parent / "pconv.pt", device="cpu",
+                                      method="pconv")
+    telea = Inpainter.from_pretrained(method="telea")
+    assert pconv.resolution == 32 and telea.resolution is None
+    for inpainter in (pconv, telea):
+        result = inpainter.inpaint(rgb, hole)
+        assert result.shape == rgb.shape and np.array_equal(result[~hole], rgb[~hole])
+    with pytest.raises(ValueError, match="unknown method 'nope'; methods: ours, optim"):
+        Inpainter.from_pretrained(method="nope")
+    with pytest.raises(ValueError, match="only method 'ours' refines"):
+        Inpainter.from_pretrained(method="telea", refine_steps=2)
+
+
 def test_python_api_returns_what_it_was_given(tiny_model):
     from inpaint import Inpainter
 

@@ -4,6 +4,10 @@ guard, per-epoch logs for `dvc plots`, and sample grids.
 Resume is exact: all randomness of epoch e comes from a generator seeded with (seed, e), and a
 checkpoint holds the weights, optimiser states and history at an epoch boundary, so an
 interrupted run that resumes ends at the same weights as one that never stopped.
+
+Under torchrun (see `distributed`), `batches` gives the global batch order and the stages keep
+each rank's slice; `fit` logs, evaluates and checkpoints on rank 0 only, and `Mean` averages
+the epoch's losses over ranks.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from . import distributed
 from .images import atomic_path, save_png
 
 
@@ -34,16 +39,29 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 def batches(count: int, batch_size: int, generator: torch.Generator,
             drop_last: bool = True) -> Iterator[torch.Tensor]:
-    """Shuffled index batches; the last, smaller batch is dropped by default (BatchNorm)."""
+    """Shuffled index batches; the last, smaller batch is dropped by default (BatchNorm).
+
+    These are global batches: under torchrun each rank takes its `distributed.shard`, so
+    `batch_size` must split evenly over the processes (checked here, before any step).
+    """
+    distributed.per_rank(batch_size, distributed.world_size())
     order = torch.randperm(count, generator=generator)
     stop = count - count % batch_size if drop_last else count
     for start in range(0, stop, batch_size):
         yield order[start:start + batch_size]
 
 
-def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [-1, 1] on `device`."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+def to_tensor(images: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """uint8 NHWC -> float NCHW in [-1, 1] on `device`.
+
+    The uint8 batch crosses to a GPU (4x fewer bytes than floats) from pinned memory,
+    asynchronously: the copy overlaps the work still queued on the GPU.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    if torch.device(device).type == "cuda":
+        x = x.pin_memory().to(device, non_blocking=True)
+    else:
+        x = x.to(device)
     return x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
@@ -123,10 +141,16 @@ def fit(epochs: int, train_epoch: Callable[[int, Callable], dict],
 
     `train_epoch(epoch, progress)` runs one epoch, calling `progress(losses)` after each step
     (which checks the losses are finite and updates the bar), and returns its mean losses.
+    Under torchrun every rank trains and resumes; rank 0 alone shows the bar, evaluates,
+    logs and checkpoints (the history returned by other ranks has no evaluation columns),
+    and all ranks meet at a barrier at the end of each epoch.
     """
     start, history = checkpoint.restore()
+    distributed.check_same_on_all_ranks(start, "the checkpointed epoch")
+    main = distributed.is_main()
     for epoch in range(start, epochs):
-        bar = tqdm(desc=f"epoch {epoch + 1}/{epochs}", unit="step", leave=False)
+        bar = tqdm(desc=f"epoch {epoch + 1}/{epochs}", unit="step", leave=False,
+                   disable=not main)
         step = 0
 
         def progress(losses: dict[str, torch.Tensor]) -> None:
@@ -139,18 +163,20 @@ def fit(epochs: int, train_epoch: Callable[[int, Callable], dict],
 
         row = {"epoch": epoch + 1, **train_epoch(epoch, progress)}
         bar.close()
-        if evaluate is not None:
+        if main and evaluate is not None:
             row.update(evaluate(epoch))
         history.append(row)
-        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                       for k, v in row.items()))
-        checkpoint.save(epoch + 1, history)
-        log(history)
+        if main:
+            print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in row.items()))
+            checkpoint.save(epoch + 1, history)
+            log(history)
+        distributed.barrier()
     return history
 
 
 class Mean:
-    """Running means of named losses over an epoch."""
+    """Running means of named losses over an epoch (under torchrun: also over the ranks)."""
 
     def __init__(self):
         self.sums: dict[str, float] = {}
@@ -162,7 +188,8 @@ class Mean:
         self.count += 1
 
     def result(self) -> dict[str, float]:
-        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+        """The means; a collective under torchrun, so every rank must call it."""
+        return distributed.average({k: v / max(self.count, 1) for k, v in self.sums.items()})
 
 
 def write_tsv(rows: list[dict], target: str | Path) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from inpaint import distributed
 from inpaint.config import AutoencoderParams, load_section
-from inpaint.device import get_device
 from inpaint.images import load_npy
 from inpaint.models import AutoencoderConfig, Decoder, Encoder, describe
 from inpaint.pretrained import save_networks
@@ -39,13 +40,14 @@ def reconstruction_scores(encoder, decoder, images, device, batch_size=100) -> d
 def main() -> None:
     params = load_section(AutoencoderParams, "ae")
     set_threads()
-    device = get_device()
+    device = distributed.local_device()
     train, test = load_npy(TRAIN), load_npy(TEST)
     torch.manual_seed(params.seed)
     cfg = AutoencoderConfig(resolution=train.shape[1])
     encoder, decoder = Encoder(cfg).to(device), Decoder(cfg).to(device)
     example = to_tensor(test[:1], device)
     print(describe("E_R", encoder, example), "|", describe("Dec", decoder, encoder(example)))
+    autoencoder = distributed.wrap(nn.Sequential(encoder, decoder), device)  # DDP under torchrun
     optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()],
                                  lr=params.lr, betas=tuple(params.betas))
     checkpoint = Checkpoint("checkpoints/train_ae.pt", {"encoder": encoder, "decoder": decoder},
@@ -54,8 +56,8 @@ def main() -> None:
     def train_epoch(epoch: int, progress) -> dict:
         mean = Mean()
         for index in batches(len(train), params.batch_size, epoch_generator(params.seed, epoch)):
-            x = to_tensor(take(train, index), device)
-            loss = F.l1_loss(decoder(encoder(x)), x)
+            x = to_tensor(take(train, distributed.shard(index)), device)
+            loss = F.l1_loss(autoencoder(x), x)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -69,6 +71,8 @@ def main() -> None:
 
     fit(params.epochs, train_epoch, checkpoint, lambda h: write_tsv(h, "plots/ae/losses.tsv"),
         evaluate)
+    if not distributed.is_main():
+        return  # rank 0 writes the outputs while the others wait in `distributed.launch`
     save_networks("models/ae.pt", {"encoder": (cfg, encoder), "decoder": (cfg, decoder)})
     metrics = {"train": reconstruction_scores(encoder, decoder, train, device),
                "test": reconstruction_scores(encoder, decoder, test, device)}
@@ -81,4 +85,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with distributed.launch():
+        main()

@@ -17,11 +17,11 @@ import pandas as pd
 import torch
 from torch import nn
 
+from inpaint import distributed
 from inpaint.baseline_losses import AlexFeatures
 from inpaint.baseline_nets import GatedConfig, PatchGanConfig, PConvConfig, masked_input
 from inpaint.baselines_learned import BaselineTrainer, GatedConvTrainer, PConvTrainer
 from inpaint.config import GatedConvParams, PConvParams, load_section
-from inpaint.device import get_device
 from inpaint.images import load_npy
 from inpaint.models import describe
 from inpaint.pretrained import save_networks
@@ -92,7 +92,7 @@ def main() -> None:
     method = parser.parse_args().method
     params = load_section(PARAMS[method], method)
     set_threads()
-    device = get_device()
+    device = distributed.local_device()
     train, test = load_npy(TRAIN), load_npy(TEST)
     train_masks, eval_masks = load_npy(TRAIN_MASKS), load_npy(EVAL_MASKS)
     pairs = pd.read_csv(EVAL_PAIRS)
@@ -100,6 +100,8 @@ def main() -> None:
     example = masked_input(to_tensor(test[:1], device),
                            torch.from_numpy(eval_masks[:1]).float()[:, None].to(device))
     trainer = build(method, params, train.shape[1], device, example)
+    # DDP's arithmetic under torchrun (the trainers call `inpaint`, which DDP cannot hook)
+    distributed.average_gradients(trainer.modules.values(), trainer.optimizers.values())
     inputs = [TRAIN, TRAIN_MASKS] + ([DEFAULT_DIR / LPIPS_FILE] if method == "pconv" else [])
     checkpoint = Checkpoint(f"checkpoints/train_{method}.pt", trainer.modules,
                             trainer.optimizers, fingerprint(vars(params), inputs))
@@ -107,8 +109,8 @@ def main() -> None:
     def train_epoch(epoch: int, progress) -> dict:
         rng, mean = epoch_generator(params.seed, epoch), Mean()
         for index in batches(len(train), params.batch_size, rng):
-            x = to_tensor(take(train, index), device)
-            known = random_masks(train_masks, len(index), rng).to(device)
+            x = to_tensor(take(train, distributed.shard(index)), device)
+            known = distributed.shard(random_masks(train_masks, len(index), rng)).to(device)
             losses = trainer.step(x, known)
             progress(losses)
             mean.add(losses)
@@ -120,6 +122,8 @@ def main() -> None:
 
     fit(params.epochs, train_epoch, checkpoint,
         lambda h: write_tsv(h, f"plots/{method}/losses.tsv"), evaluate)
+    if not distributed.is_main():
+        return  # rank 0 writes the outputs while the others wait in `distributed.launch`
     save_networks(f"models/{method}.pt", trainer.networks())
     scores = score_pairs(trainer.generator, test, eval_masks, pairs, device)
     by_bucket = scores.groupby("bucket", sort=False).mean()
@@ -141,4 +145,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with distributed.launch():
+        main()

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from inpaint import distributed
 from inpaint.config import GanParams, load_section
-from inpaint.device import get_device
 from inpaint.images import load_npy
 from inpaint.models import Discriminator, GanConfig, Generator, describe
 from inpaint.pretrained import load_networks, save_networks
@@ -42,7 +42,7 @@ def main() -> None:
     name = NAMES[space]
     params = load_section(GanParams, "gan")
     set_threads()
-    device = get_device()
+    device = distributed.local_device()
     train, test = load_npy(TRAIN), load_npy(TEST)
     inputs = [TRAIN]
     decoder = None
@@ -59,6 +59,7 @@ def main() -> None:
     generator, discriminator = Generator(cfg).to(device), Discriminator(cfg).to(device)
     print(describe("G", generator, torch.zeros(1, cfg.z_dim, device=device)), "|",
           describe("D", discriminator, reals[:1]))
+    g_view, d_view = distributed.wrap(generator, device), distributed.wrap(discriminator, device)
     betas = tuple(params.betas)
     opt_g = torch.optim.Adam(generator.parameters(), lr=params.lr, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=params.lr, betas=betas)
@@ -76,17 +77,19 @@ def main() -> None:
     def train_epoch(epoch: int, progress) -> dict:
         rng, mean = epoch_generator(params.seed, epoch), Mean()
         for index in batches(len(reals), params.batch_size, rng):
-            real = reals[index.to(device)]
-            z = torch.randn(len(index), cfg.z_dim, generator=rng).to(device)
-            fake = generator(z)
-            logits_real, logits_fake = discriminator(real), discriminator(fake.detach())
+            real = reals[distributed.shard(index).to(device)]
+            z = distributed.shard(torch.randn(len(index), cfg.z_dim, generator=rng)).to(device)
+            fake = g_view(z)
+            logits_real, logits_fake = d_view(real), d_view(fake.detach())
             loss_d = (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
                       + F.binary_cross_entropy_with_logits(logits_fake,
                                                            torch.zeros_like(logits_fake)))
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
+            discriminator.requires_grad_(False)  # G's step: D's weight gradients would be unused
             logits = discriminator(fake)
+            discriminator.requires_grad_(True)
             loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -106,6 +109,8 @@ def main() -> None:
 
     history = fit(params.epochs, train_epoch, checkpoint,
                   lambda h: write_tsv(h, f"plots/{name}/losses.tsv"), evaluate)
+    if not distributed.is_main():
+        return  # rank 0 writes the outputs while the others wait in `distributed.launch`
     save_networks(f"models/{name}.pt", {"generator": (cfg, generator),
                                         "discriminator": (cfg, discriminator)})
     generator.eval()
@@ -117,4 +122,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with distributed.launch():
+        main()

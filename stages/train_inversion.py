@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from inpaint import distributed
 from inpaint.config import InversionParams, load_section
-from inpaint.device import get_device
 from inpaint.images import load_npy
 from inpaint.inversion import GanInverter, realism_loss
 from inpaint.models import InversionConfig, InversionEncoder, describe
@@ -42,6 +42,7 @@ def random_masks(pool: np.ndarray, count: int, rng: torch.Generator) -> torch.Te
 def score_pairs(model: GanInverter, images, masks, pairs: pd.DataFrame, device,
                 batch_size: int = 200) -> pd.DataFrame:
     """Per evaluation pair: L1 and PSNR of the raw output and of the composite."""
+    was_training = model.inversion_encoder.training
     model.inversion_encoder.eval()
     rows = []
     for start in range(0, len(pairs), batch_size):
@@ -55,14 +56,15 @@ def score_pairs(model: GanInverter, images, masks, pairs: pd.DataFrame, device,
             "l1": (out - x).abs().flatten(1).mean(1).cpu().numpy(),
             "psnr": batch_psnr(out, x).cpu().numpy(),
             "psnr_composite": batch_psnr(composite, x).cpu().numpy()}))
-    model.inversion_encoder.train()
+    # the mode it found: after training, the sample grid must use E_z's running statistics
+    model.inversion_encoder.train(was_training)
     return pd.concat(rows)
 
 
 def main() -> None:
     params = load_section(InversionParams, "inversion")
     set_threads()
-    device = get_device()
+    device = distributed.local_device()
     train, test = load_npy(TRAIN), load_npy(TEST)
     train_masks, eval_masks = load_npy(TRAIN_MASKS), load_npy(EVAL_MASKS)
     pairs = pd.read_csv(EVAL_PAIRS)
@@ -76,6 +78,7 @@ def main() -> None:
     for net in (model.generator, model.decoder, model.discriminator):
         net.eval().requires_grad_(False)  # frozen, BatchNorm on its running statistics
     print(describe("E_z", model.inversion_encoder, to_tensor(test[:2], device)))
+    encoder_view = distributed.wrap(model.inversion_encoder, device)  # DDP under torchrun
     optimizer = torch.optim.Adam(model.inversion_encoder.parameters(), lr=params.lr,
                                  betas=tuple(params.betas))
     checkpoint = Checkpoint("checkpoints/train_inversion.pt",
@@ -85,9 +88,9 @@ def main() -> None:
     def train_epoch(epoch: int, progress) -> dict:
         rng, mean = epoch_generator(params.seed, epoch), Mean()
         for index in batches(len(train), params.batch_size, rng):
-            x = to_tensor(take(train, index), device)
-            known = random_masks(train_masks, len(index), rng).to(device)
-            maps = model.generator(model.encode(x, known))
+            x = to_tensor(take(train, distributed.shard(index)), device)
+            known = distributed.shard(random_masks(train_masks, len(index), rng)).to(device)
+            maps = model.generator(encoder_view(model.damaged(x, known)))
             loss_r = (model.decoder(maps) - x).abs().mean()
             loss_p = (realism_loss(model.discriminator, maps).mean()
                       if params.realism_loss == "nonsaturating" else torch.zeros((), device=device))
@@ -106,6 +109,8 @@ def main() -> None:
 
     fit(params.epochs, train_epoch, checkpoint,
         lambda h: write_tsv(h, "plots/inversion/losses.tsv"), evaluate)
+    if not distributed.is_main():
+        return  # rank 0 writes the outputs while the others wait in `distributed.launch`
     model.inversion_encoder.eval()
     export_inpainter("models/inpainter", {
         "inversion_encoder": (cfg, model.inversion_encoder),
@@ -131,4 +136,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with distributed.launch():
+        main()

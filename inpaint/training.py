@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
+import pandas as pd
 import torch
 from PIL import Image
 from torch import nn
@@ -77,6 +78,41 @@ def take(array: np.ndarray, index: torch.Tensor) -> np.ndarray:
     order = np.argsort(index)
     rows = array[index[order]]
     return rows[np.argsort(order)]
+
+
+def random_masks(pool: np.ndarray, count: int, rng: torch.Generator) -> torch.Tensor:
+    """`count` training masks (N x 1 x H x W, 1 = known) from `pool`, randomly flipped."""
+    index = torch.randint(len(pool), (count,), generator=rng)
+    masks = torch.from_numpy(take(pool, index)).float()[:, None]
+    flips = torch.rand(count, 2, generator=rng) < 0.5
+    masks[flips[:, 0]] = masks[flips[:, 0]].flip(-1)
+    masks[flips[:, 1]] = masks[flips[:, 1]].flip(-2)
+    return masks
+
+
+@torch.no_grad()
+def score_pairs(inpaint: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], module: nn.Module,
+                images: np.ndarray, masks: np.ndarray, pairs, device: torch.device,
+                batch_size: int = 200):
+    """Per evaluation pair (a DataFrame of image_index, bucket, eval_mask_index): L1 and PSNR
+    of the raw output of `inpaint(x, known)` and of the composite, with `module` in eval mode
+    meanwhile (its mode is restored after: a grid drawn later must use the same statistics)."""
+    was_training = module.training
+    module.eval()
+    rows = []
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs.iloc[start:start + batch_size]
+        x = to_tensor(images[chunk.image_index.values], device)
+        known = torch.from_numpy(masks[chunk.eval_mask_index.values]).float()[:, None].to(device)
+        out = inpaint(x, known).clamp(-1, 1)
+        composite = known * x + (1 - known) * out
+        rows.append(pd.DataFrame({
+            "bucket": chunk.bucket.values,
+            "l1": (out - x).abs().flatten(1).mean(1).cpu().numpy(),
+            "psnr": batch_psnr(out, x).cpu().numpy(),
+            "psnr_composite": batch_psnr(composite, x).cpu().numpy()}))
+    module.train(was_training)
+    return pd.concat(rows)
 
 
 def check_finite(losses: dict[str, float], epoch: int, step: int) -> None:

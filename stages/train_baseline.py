@@ -15,7 +15,6 @@ import argparse
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from inpaint import distributed
 from inpaint.baseline_losses import AlexFeatures
@@ -25,46 +24,15 @@ from inpaint.config import GatedConvParams, PConvParams, load_section
 from inpaint.images import load_npy
 from inpaint.models import describe
 from inpaint.pretrained import save_networks
-from inpaint.training import (Checkpoint, Mean, batch_psnr, batches, epoch_generator,
-                              fingerprint, fit, save_grid, set_threads, take, to_tensor,
-                              to_uint8, write_json, write_tsv)
+from inpaint.training import (Checkpoint, Mean, batches, epoch_generator, fingerprint, fit,
+                              random_masks, save_grid, score_pairs, set_threads, take,
+                              to_tensor, to_uint8, write_json, write_tsv)
 from inpaint.weights import DEFAULT_DIR, LPIPS_FILE, load_lpips
 
 TRAIN, TEST = "data/prepared/train.npy", "data/prepared/test.npy"
 TRAIN_MASKS, EVAL_MASKS = "data/masks/train.npy", "data/masks/eval.npy"
 EVAL_PAIRS = "data/masks/eval_pairs.csv"
 PARAMS = {"pconv": PConvParams, "gatedconv": GatedConvParams}
-
-
-def random_masks(pool: np.ndarray, count: int, rng: torch.Generator) -> torch.Tensor:
-    """`count` training masks (N x 1 x H x W, 1 = known), randomly flipped: as train_inversion."""
-    index = torch.randint(len(pool), (count,), generator=rng)
-    masks = torch.from_numpy(take(pool, index)).float()[:, None]
-    flips = torch.rand(count, 2, generator=rng) < 0.5
-    masks[flips[:, 0]] = masks[flips[:, 0]].flip(-1)
-    masks[flips[:, 1]] = masks[flips[:, 1]].flip(-2)
-    return masks
-
-
-@torch.no_grad()
-def score_pairs(net: nn.Module, images, masks, pairs: pd.DataFrame, device,
-                batch_size: int = 200) -> pd.DataFrame:
-    """Per evaluation pair: L1 and PSNR of the raw output and of the composite."""
-    net.eval()
-    rows = []
-    for start in range(0, len(pairs), batch_size):
-        chunk = pairs.iloc[start:start + batch_size]
-        x = to_tensor(images[chunk.image_index.values], device)
-        known = torch.from_numpy(masks[chunk.eval_mask_index.values]).float()[:, None].to(device)
-        out = net.inpaint(x, known).clamp(-1, 1)
-        composite = known * x + (1 - known) * out
-        rows.append(pd.DataFrame({
-            "bucket": chunk.bucket.values,
-            "l1": (out - x).abs().flatten(1).mean(1).cpu().numpy(),
-            "psnr": batch_psnr(out, x).cpu().numpy(),
-            "psnr_composite": batch_psnr(composite, x).cpu().numpy()}))
-    net.train()
-    return pd.concat(rows)
 
 
 def build(method: str, params, resolution: int, device: torch.device,
@@ -117,7 +85,8 @@ def main() -> None:
         return mean.result()
 
     def evaluate(epoch: int) -> dict:
-        scores = score_pairs(trainer.generator, test, eval_masks, pairs, device)
+        scores = score_pairs(trainer.generator.inpaint, trainer.generator, test, eval_masks,
+                             pairs, device)
         return {"test_l1": float(scores.l1.mean()), "test_psnr": float(scores.psnr.mean())}
 
     fit(params.epochs, train_epoch, checkpoint,
@@ -125,7 +94,8 @@ def main() -> None:
     if not distributed.is_main():
         return  # rank 0 writes the outputs while the others wait in `distributed.launch`
     save_networks(f"models/{method}.pt", trainer.networks())
-    scores = score_pairs(trainer.generator, test, eval_masks, pairs, device)
+    scores = score_pairs(trainer.generator.inpaint, trainer.generator, test, eval_masks,
+                             pairs, device)
     by_bucket = scores.groupby("bucket", sort=False).mean()
     write_json({"test": {"l1": round(float(scores.l1.mean()), 5),
                          "psnr": round(float(scores.psnr.mean()), 3)},

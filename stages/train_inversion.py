@@ -19,46 +19,13 @@ from inpaint.images import load_npy
 from inpaint.inversion import GanInverter, realism_loss
 from inpaint.models import InversionConfig, InversionEncoder, describe
 from inpaint.pretrained import export_inpainter, load_networks, network_config
-from inpaint.training import (Checkpoint, Mean, batch_psnr, batches, epoch_generator,
-                              fingerprint, fit, save_grid, set_threads, take, to_tensor,
-                              to_uint8, write_json, write_tsv)
+from inpaint.training import (Checkpoint, Mean, batches, epoch_generator, fingerprint, fit,
+                              random_masks, save_grid, score_pairs, set_threads, take,
+                              to_tensor, to_uint8, write_json, write_tsv)
 
 TRAIN, TEST = "data/prepared/train.npy", "data/prepared/test.npy"
 TRAIN_MASKS, EVAL_MASKS = "data/masks/train.npy", "data/masks/eval.npy"
 EVAL_PAIRS, AUTOENCODER, GAN = "data/masks/eval_pairs.csv", "models/ae.pt", "models/gan.pt"
-
-
-def random_masks(pool: np.ndarray, count: int, rng: torch.Generator) -> torch.Tensor:
-    """`count` training masks (N x 1 x H x W, 1 = known), randomly flipped for variety."""
-    index = torch.randint(len(pool), (count,), generator=rng)
-    masks = torch.from_numpy(take(pool, index)).float()[:, None]
-    flips = torch.rand(count, 2, generator=rng) < 0.5
-    masks[flips[:, 0]] = masks[flips[:, 0]].flip(-1)
-    masks[flips[:, 1]] = masks[flips[:, 1]].flip(-2)
-    return masks
-
-
-@torch.no_grad()
-def score_pairs(model: GanInverter, images, masks, pairs: pd.DataFrame, device,
-                batch_size: int = 200) -> pd.DataFrame:
-    """Per evaluation pair: L1 and PSNR of the raw output and of the composite."""
-    was_training = model.inversion_encoder.training
-    model.inversion_encoder.eval()
-    rows = []
-    for start in range(0, len(pairs), batch_size):
-        chunk = pairs.iloc[start:start + batch_size]
-        x = to_tensor(images[chunk.image_index.values], device)
-        known = torch.from_numpy(masks[chunk.eval_mask_index.values]).float()[:, None].to(device)
-        out = model(x, known)
-        composite = known * x + (1 - known) * out
-        rows.append(pd.DataFrame({
-            "bucket": chunk.bucket.values,
-            "l1": (out - x).abs().flatten(1).mean(1).cpu().numpy(),
-            "psnr": batch_psnr(out, x).cpu().numpy(),
-            "psnr_composite": batch_psnr(composite, x).cpu().numpy()}))
-    # the mode it found: after training, the sample grid must use E_z's running statistics
-    model.inversion_encoder.train(was_training)
-    return pd.concat(rows)
 
 
 def main() -> None:
@@ -104,7 +71,8 @@ def main() -> None:
         return mean.result()
 
     def evaluate(epoch: int) -> dict:
-        scores = score_pairs(model, test, eval_masks, pairs, device)
+        scores = score_pairs(model, model.inversion_encoder, test, eval_masks, pairs,
+                             device)
         return {"test_l1": float(scores.l1.mean()), "test_psnr": float(scores.psnr.mean())}
 
     fit(params.epochs, train_epoch, checkpoint,
@@ -117,7 +85,8 @@ def main() -> None:
         "generator": (gan_cfg, model.generator),
         "discriminator": (gan_cfg, model.discriminator),
         "decoder": (network_config(AUTOENCODER, "decoder"), model.decoder)}, params.hole_fill)
-    scores = score_pairs(model, test, eval_masks, pairs, device)
+    scores = score_pairs(model, model.inversion_encoder, test, eval_masks, pairs,
+                             device)
     by_bucket = scores.groupby("bucket", sort=False).mean()
     write_json({"test": {"l1": round(float(scores.l1.mean()), 5),
                          "psnr": round(float(scores.psnr.mean()), 3)},

@@ -35,7 +35,7 @@ from inpaint.inversion import realism_loss
 from inpaint.masks import generate_masks
 from inpaint.models import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
                             Generator, InversionConfig, InversionEncoder)
-from inpaint.training import batches, epoch_generator, take, to_tensor
+from inpaint.training import batches, epoch_generator, random_masks, take, to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params.yaml"
@@ -155,7 +155,6 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
     cfg = InversionConfig(resolution=resolution, z_dim=gan.z_dim, width=params.width)
     encoder = InversionEncoder(cfg).to(device)
     optimizer = _adam([encoder], params)
-    random_masks = stage_module("train_inversion").random_masks
 
     def assemble(index: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, ...]:
         x = to_tensor(take(data.images, index), device)
@@ -191,7 +190,6 @@ def _baseline_step(data: Data, device: torch.device, method: str) -> Step:
         trainer = GatedConvTrainer(GatedConfig(resolution, params.width),
                                    PatchGanConfig(resolution, params.disc_width), params.lr,
                                    tuple(params.betas), params.gan_weight, device)
-    random_masks = stage_module("train_baseline").random_masks
 
     def assemble(index: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, ...]:
         x = to_tensor(take(data.images, index), device)

@@ -35,7 +35,7 @@ from inpaint.inversion import realism_loss
 from inpaint.masks import generate_masks
 from inpaint.models import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
                             Generator, InversionConfig, InversionEncoder)
-from inpaint.training import batches, epoch_generator, random_masks, take, to_tensor
+from inpaint.training import batches, epoch_generator, gan_step, random_masks, take, to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params.yaml"
@@ -122,20 +122,7 @@ def _gan_step(data: Data, device: torch.device, space: str) -> Step:
         return reals[index.to(device)], z
 
     def compute(real: torch.Tensor, z: torch.Tensor) -> None:
-        fake = generator(z)
-        logits_real, logits_fake = discriminator(real), discriminator(fake.detach())
-        loss_d = (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
-                  + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        discriminator.requires_grad_(False)
-        logits = discriminator(fake)
-        discriminator.requires_grad_(True)
-        loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        gan_step(generator, discriminator, opt_g, opt_d, real, z)
 
     stage = "train_gan" if space == "feature" else "train_pixel_gan"
     return Step(stage, params.batch_size, assemble, compute,

@@ -21,6 +21,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 from tqdm import tqdm
@@ -113,6 +114,28 @@ def score_pairs(inpaint: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], m
             "psnr_composite": batch_psnr(composite, x).cpu().numpy()}))
     module.train(was_training)
     return pd.concat(rows)
+
+
+def gan_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
+             opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor) -> dict:
+    """One DCGAN step: D on L_D = -log D(real) - log(1 - D(G(z))), then G on
+    L_G = -log D(G(z)), both as logit-space BCE. Returns the losses and D's mean outputs."""
+    fake = generator(z)
+    logits_real, logits_fake = discriminator(real), discriminator(fake.detach())
+    loss_d = (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
+              + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    discriminator.requires_grad_(False)  # G's step: D's weight gradients would be unused
+    logits = discriminator(fake)
+    discriminator.requires_grad_(True)
+    loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return {"loss_d": loss_d, "loss_g": loss_g, "d_real": torch.sigmoid(logits_real).mean(),
+            "d_fake": torch.sigmoid(logits_fake).mean()}
 
 
 def check_finite(losses: dict[str, float], epoch: int, step: int) -> None:

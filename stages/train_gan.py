@@ -12,7 +12,6 @@ import argparse
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from inpaint import distributed
 from inpaint.config import GanParams, load_section
@@ -20,8 +19,8 @@ from inpaint.images import load_npy
 from inpaint.models import Discriminator, GanConfig, Generator, describe
 from inpaint.pretrained import load_networks, save_networks
 from inpaint.training import (Checkpoint, Mean, batches, epoch_generator, fingerprint, fit,
-                              pairwise_l1, save_grid, set_threads, to_tensor, to_uint8,
-                              write_json, write_tsv)
+                              gan_step, pairwise_l1, save_grid, set_threads, to_tensor,
+                              to_uint8, write_json, write_tsv)
 
 TRAIN, TEST, AUTOENCODER = "data/prepared/train.npy", "data/prepared/test.npy", "models/ae.pt"
 NAMES = {"feature": "gan", "pixel": "pixel_gan"}
@@ -79,25 +78,9 @@ def main() -> None:
         for index in batches(len(reals), params.batch_size, rng):
             real = reals[distributed.shard(index).to(device)]
             z = distributed.shard(torch.randn(len(index), cfg.z_dim, generator=rng)).to(device)
-            fake = g_view(z)
-            logits_real, logits_fake = d_view(real), d_view(fake.detach())
-            loss_d = (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
-                      + F.binary_cross_entropy_with_logits(logits_fake,
-                                                           torch.zeros_like(logits_fake)))
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            discriminator.requires_grad_(False)  # G's step: D's weight gradients would be unused
-            logits = discriminator(fake)
-            discriminator.requires_grad_(True)
-            loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            losses = {"loss_d": loss_d, "loss_g": loss_g}
-            progress(losses)
-            mean.add({**losses, "d_real": torch.sigmoid(logits_real).mean(),
-                      "d_fake": torch.sigmoid(logits_fake).mean()})
+            step = gan_step(g_view, d_view, opt_g, opt_d, real, z)
+            progress({k: step[k] for k in ("loss_d", "loss_g")})
+            mean.add(step)
         return mean.result()
 
     @torch.no_grad()

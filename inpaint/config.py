@@ -217,6 +217,16 @@ class BenchmarkParams:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReportParams:
+    """`report`: the tables, and the paired intervals of `reference` against every method."""
+    reference: str = spec("ours", doc="the method every other one is compared with")
+    bootstrap_resamples: int = spec(1000, low=10, high=1_000_000,
+                                    doc="resamples of each bucket's pairs")
+    confidence: float = spec(0.95, low=0.5, high=0.999, doc="of the percentile intervals")
+    seed: int = spec(0, low=0)
+
+
+@dataclasses.dataclass(frozen=True)
 class PConvParams(TrainParams):
     """`pconv`: the partial-convolution U-Net of Liu et al. 2018, retrained as a baseline."""
     width: int = spec(64, low=2, high=1024, doc="filters of the first layer; 64 = Liu et al.")

@@ -31,6 +31,7 @@ from .images import atomic_path
 from .weights import DEFAULT_DIR, load_inception, load_lpips
 
 SSIM_WINDOW = 7  # scikit-image's default, as in most inpainting papers' SSIM tables
+ALL_MASKS = "all masks"  # the row over every bucket, beside the per-bucket rows
 
 
 @dataclasses.dataclass

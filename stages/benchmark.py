@@ -2,12 +2,15 @@
 hole-ratio bucket (PSNR, hole PSNR, SSIM, LPIPS, FID) and timed.
 
 Prediction is kept apart from scoring: predictions go to data/benchmark/<method>.npy, the
-per-pair scores to data/benchmark/scores.csv, the table to metrics/benchmark.json
-(bucket -> method -> metric, with N) and the timings to metrics/timing.json.
+per-pair scores to data/benchmark/scores.csv, the Inception features behind FID to
+data/benchmark/features/ (<method>.npy row for row, real.npy for the test set, for the
+report's paired intervals), the table to metrics/benchmark.json (bucket -> method -> metric,
+with N) and the timings to metrics/timing.json.
 """
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -17,7 +20,7 @@ import pandas as pd
 from inpaint.config import BenchmarkParams, load_section
 from inpaint.images import atomic_path, load_npy, save_npy
 from inpaint.methods import MethodSettings, composite, get_method
-from inpaint.metrics import (MetricContext, cached_inception_features, calc_metric,
+from inpaint.metrics import (ALL_MASKS, MetricContext, cached_inception_features, calc_metric,
                              fid_from_features, inception_features)
 from inpaint.training import set_threads, write_json
 from inpaint.weights import MissingWeightsError
@@ -25,7 +28,7 @@ from inpaint.weights import MissingWeightsError
 OUT = Path("data/benchmark")
 PER_IMAGE_METRICS = ("psnr", "psnr_hole", "ssim", "lpips_alex")
 NETWORK_METRICS = ("lpips_alex", "fid")
-ALL = "all masks"
+FEATURES = OUT / "features"
 
 
 def select_pairs(pairs: pd.DataFrame, per_bucket: int | None) -> pd.DataFrame:
@@ -71,7 +74,8 @@ def summarise(scores: pd.DataFrame, fids: dict, missing: str | None) -> dict:
     """bucket (and 'all masks') -> method -> metric means, FID and N."""
     table = {}
     groups = [*scores.groupby(["bucket", "method"], sort=False),
-              *(((ALL, method), group) for method, group in scores.groupby("method", sort=False))]
+              *(((ALL_MASKS, method), group)
+                for method, group in scores.groupby("method", sort=False))]
     for (bucket, method), group in groups:
         row = {"n": len(group)}
         for metric in PER_IMAGE_METRICS:
@@ -94,7 +98,10 @@ def main() -> None:
                               seed=params.seed)
     real_features = (cached_inception_features(np.asarray(test), ctx, OUT / "cache")
                      if ctx else None)
-    OUT.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(FEATURES, ignore_errors=True)  # no stale features beside new scores
+    FEATURES.mkdir(parents=True, exist_ok=True)
+    if ctx is not None:
+        save_npy(real_features, FEATURES / "real.npy")
     scores, fids, timing = [], {}, {}
     for name in params.methods:
         method = get_method(name)
@@ -120,8 +127,9 @@ def main() -> None:
         scores.append(frame)
         if ctx is not None:
             features = inception_features(outputs, ctx)
+            save_npy(features, FEATURES / f"{name}.npy")
             for bucket, rows in [*pairs.groupby("bucket", sort=False).indices.items(),
-                                 (ALL, np.arange(len(pairs)))]:
+                                 (ALL_MASKS, np.arange(len(pairs)))]:
                 reals = real_features[pairs.image_index.values[rows]]
                 fids[(bucket, name)] = round(fid_from_features(reals, features[rows]), 3)
         print(f"benchmark: {name}: {timing[name]}")
@@ -131,7 +139,7 @@ def main() -> None:
         scores.to_csv(tmp, index=False)
     write_json(summarise(scores, fids, missing), "metrics/benchmark.json")
     write_json(timing, "metrics/timing.json")
-    print(json.dumps(summarise(scores, fids, missing)[ALL], indent=1))
+    print(json.dumps(summarise(scores, fids, missing)[ALL_MASKS], indent=1))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Stage `report`: reports/table2.{md,csv} (the paper's Table 2 layout, per hole-ratio bucket,
-plus an 'all masks' row), the timing table, reports/qualitative.png (Figure 10 style) and
-reports/figure6.png (latent vs pixel-space GAN losses, Figure 6 style)."""
+plus an 'all masks' row), the timing table, the paired intervals of `report.reference` against
+every other method (in table2.md and reports/paired_differences.csv), reports/qualitative.png
+(Figure 10 style) and reports/figure6.png (latent vs pixel-space GAN losses, Figure 6 style)."""
 from __future__ import annotations
 
 import json
@@ -13,12 +14,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from inpaint.compare import BETTER, UNCLEAR, WORSE, paired_differences  # noqa: E402
+from inpaint.config import ReportParams, load_section  # noqa: E402
 from inpaint.images import atomic_path, load_npy  # noqa: E402
+from inpaint.methods import METHODS  # noqa: E402
 
 TABLE_METRICS = {"psnr": ("PSNR", max), "ssim": ("SSIM", max), "fid": ("FID", min),
                  "lpips_alex": ("LPIPS", min)}
 DIGITS = {"psnr": 3, "ssim": 3, "fid": 2, "lpips_alex": 3, "psnr_hole": 3}
 REPORTS = Path("reports")
+BENCHMARK = Path("data/benchmark")
+MARKS = {BETTER: "✓", WORSE: "✗", UNCLEAR: "≈"}
 
 
 def table_frame(benchmark: dict) -> pd.DataFrame:
@@ -65,7 +71,54 @@ def timing_table(timing: dict) -> str:
     return "\n".join(lines)
 
 
-def write_tables(benchmark: dict, timing: dict) -> None:
+def load_features(methods: list[str]) -> tuple[dict | None, np.ndarray | None]:
+    """The benchmark's Inception features of every method and of the test set, if all exist
+    (they do not when the benchmark ran without metric weights)."""
+    folder = BENCHMARK / "features"
+    paths = {m: folder / f"{m}.npy" for m in methods}
+    if not (folder / "real.npy").is_file() or not all(p.is_file() for p in paths.values()):
+        return None, None
+    return {m: np.load(p) for m, p in paths.items()}, np.load(folder / "real.npy")
+
+
+def paired_table(diffs: pd.DataFrame, metric: str) -> str:
+    """Rows: buckets; columns: methods; cells: mark, difference and interval."""
+    rows = diffs[diffs.metric == metric]
+    methods = list(dict.fromkeys(rows.method))
+    lines = ["| mask | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    digits = DIGITS[metric]
+    for bucket, group in rows.groupby("bucket", sort=False):
+        cells = {r.method: f"{MARKS[r.verdict]} {r.difference:+.{digits}f} "
+                           f"[{r.low:+.{digits}f}, {r.high:+.{digits}f}]"
+                 for r in group.itertuples()}
+        lines.append(f"| {bucket} | " + " | ".join(cells.get(m, "–") for m in methods) + " |")
+    return "\n".join(lines)
+
+
+def paired_section(params: ReportParams, methods: list[str]) -> list[str]:
+    """Markdown: the reference against every other method, per metric; writes the CSV."""
+    title = f"## Paired differences: {params.reference} minus each method"
+    if params.reference not in methods:
+        return [title, "", f"`{params.reference}` (report.reference) was not benchmarked.", ""]
+    scores = pd.read_csv(BENCHMARK / "scores.csv")
+    features, real = load_features(methods)
+    diffs = paired_differences(scores, features, real, params.reference, list(TABLE_METRICS),
+                               params.bootstrap_resamples, params.confidence, params.seed)
+    with atomic_path(REPORTS / "paired_differences.csv") as tmp:
+        diffs.to_csv(tmp, index=False)
+    text = [title, "",
+            f"Each cell: {params.reference}'s score minus the column's, on the pairs both were "
+            f"scored on, and its {params.confidence:.0%} bootstrap interval "
+            f"({params.bootstrap_resamples} resamples of each bucket's pairs; FID recomputed "
+            f"per resample). ✓ {params.reference} better, ✗ worse, ≈ the interval "
+            "includes 0: the draw of pairs could explain the difference.", ""]
+    for metric in TABLE_METRICS:
+        if metric in set(diffs.metric):
+            text += [f"### {TABLE_METRICS[metric][0]}", "", paired_table(diffs, metric), ""]
+    return text
+
+
+def write_tables(benchmark: dict, timing: dict, paired: list[str]) -> None:
     frame = table_frame(benchmark)
     counts = frame.groupby("method", sort=False)["n"].apply(lambda n: "/".join(map(str, n)))
     wide = frame.pivot(index="bucket", columns="method",
@@ -82,7 +135,7 @@ def write_tables(benchmark: dict, timing: dict) -> None:
             "N per bucket: " + "; ".join(f"{m}: {c}" for m, c in counts.items()), "",
             markdown_table(frame, list(TABLE_METRICS)), "",
             "## Hole-only PSNR", "", markdown_table(frame, ["psnr_hole"]), "",
-            "## Inference time (this machine)", "", timing_table(timing), ""]
+            *paired, "## Inference time (this machine)", "", timing_table(timing), ""]
     with atomic_path(REPORTS / "table2.md") as tmp:
         tmp.write_text("\n".join(text))
 
@@ -137,10 +190,14 @@ def figure6() -> None:
 
 
 def main() -> None:
+    params = load_section(ReportParams, "report")
+    if params.reference not in METHODS:
+        raise SystemExit(f"report.reference = {params.reference!r}: not a method; "
+                         f"allowed values are {', '.join(METHODS)}")
     benchmark = json.loads(Path("metrics/benchmark.json").read_text())
     timing = json.loads(Path("metrics/timing.json").read_text())
     REPORTS.mkdir(exist_ok=True)
-    write_tables(benchmark, timing)
+    write_tables(benchmark, timing, paired_section(params, list(timing)))
     qualitative(list(timing))
     figure6()
     print((REPORTS / "table2.md").read_text())

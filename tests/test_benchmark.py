@@ -27,6 +27,7 @@ def work(tiny_model, tmp_path_factory):
     shutil.copytree(tiny_model.parent.parent, folder)
     params = yaml.safe_load((folder / "params.yaml").read_text())
     params["benchmark"] = dict(TINY_BENCHMARK)
+    params["report"] = {"reference": "ours", "bootstrap_resamples": 50}
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
     return folder
 
@@ -115,4 +116,21 @@ def test_benchmark_and_report_cover_every_bucket_and_method(work):
     assert len(csv) == 7 and "ours_psnr" in csv.columns
     for image in ("qualitative.png", "figure6.png"):
         assert (work / "reports" / image).stat().st_size > 1000
+    assert "## Paired differences: ours minus each method" in markdown
+    paired = pd.read_csv(work / "reports" / "paired_differences.csv")
+    assert set(paired.method) == set(methods) - {"ours"}
+    assert set(paired.metric) == {"psnr", "ssim", "fid", "lpips_alex"}
+    assert (paired.low <= paired.high).all()
+    assert set(paired.bucket) == BUCKETS
+    assert (paired[(paired.method == "optim") & (paired.bucket == "all masks")].n == 12).all()
+
+
+def test_report_names_a_reference_that_is_not_a_method(work, tmp_path):
+    folder = tmp_path / "w"
+    shutil.copytree(work, folder)
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    params["report"]["reference"] = "our"
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run_stage("report", folder)
+    assert result.returncode != 0 and "report.reference = 'our'" in result.stderr
 

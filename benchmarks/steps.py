@@ -221,18 +221,22 @@ class Timing:
         return statistics.median(self.images_per_s)
 
 
+def global_batches(count: int, batch_size: int,
+                   seed: int = 0) -> Iterator[tuple[torch.Tensor, torch.Generator]]:
+    """A stage's global index batches, epoch after epoch, each with the generator that the
+    stage draws that batch's masks and noise from."""
+    for epoch in itertools.count():
+        rng = epoch_generator(seed, epoch)
+        for index in batches(count, batch_size, rng):
+            yield index, rng
+
+
 def time_step(step: Step, count: int, device: torch.device, runs: int,
               steps_per_run: int) -> Timing:
     """Images per second of `runs` runs of `steps_per_run` steps each (after one warm-up
     step), and the share of the time spent assembling batches. Batches follow the stages'
     global shuffled order (`batches` with per-epoch generators)."""
-    def index_batches() -> Iterator[tuple[torch.Tensor, torch.Generator]]:
-        for epoch in itertools.count():
-            rng = epoch_generator(0, epoch)
-            for index in batches(count, step.batch_size, rng):
-                yield index, rng
-
-    source = index_batches()
+    source = global_batches(count, step.batch_size)
     step.compute(*step.assemble(*next(source)))  # warm-up: allocator, kernel selection
     synchronise(device)
     rates, assembling, total = [], 0.0, 0.0

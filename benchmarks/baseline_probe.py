@@ -1,0 +1,74 @@
+"""A short training run of a retrained baseline, to compare settings before a full stage run:
+how far does each setting get in the same number of steps?
+
+Trains `--method` for `--steps` steps (global batches of the params.yaml batch size) from
+seed 0 on the prepared training set and training-mask pool, exactly as the stage does, then
+prints one JSON line: the settings, wall seconds, the mean training loss of the last 25 steps
+and the test L1 of the raw output on the first `--pairs` evaluation pairs of every bucket. Run it
+from a repository whose `prepare` and `masks` stages have run.
+
+    OMP_NUM_THREADS=1 python benchmarks/baseline_probe.py --method gatedconv --width 4
+    OMP_NUM_THREADS=1 python benchmarks/baseline_probe.py --method gatedconv --width 8
+    OMP_NUM_THREADS=1 python benchmarks/baseline_probe.py --method gatedconv --gan-weight 0
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+
+import pandas as pd
+import torch
+
+from inpaint.config import GatedConvParams, PConvParams, load_section
+from inpaint.device import get_device
+from inpaint.images import load_npy
+from inpaint.training import random_masks, score_pairs, set_threads, take, to_tensor
+from steps import PARAMS, global_batches, stage_module
+
+PARAMS_OF = {"pconv": PConvParams, "gatedconv": GatedConvParams}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--method", choices=sorted(PARAMS_OF), required=True)
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--pairs", type=int, default=20, help="evaluation pairs per bucket")
+    parser.add_argument("--width", type=int, help="instead of params.yaml's")
+    parser.add_argument("--lr", type=float, help="instead of params.yaml's")
+    parser.add_argument("--gan-weight", type=float, help="gatedconv only: instead of params.yaml's")
+    args = parser.parse_args()
+    set_threads()
+    device = get_device()
+    overrides = {k: v for k, v in [("width", args.width), ("lr", args.lr),
+                                   ("gan_weight", args.gan_weight)] if v is not None}
+    params = dataclasses.replace(load_section(PARAMS_OF[args.method], args.method, PARAMS),
+                                 **overrides)
+    train, test = load_npy("data/prepared/train.npy"), load_npy("data/prepared/test.npy")
+    train_masks, eval_masks = load_npy("data/masks/train.npy"), load_npy("data/masks/eval.npy")
+    pairs = pd.read_csv("data/masks/eval_pairs.csv").groupby("bucket", sort=False).head(args.pairs)
+    torch.manual_seed(params.seed)
+    example = torch.zeros(1, 4, train.shape[1], train.shape[1], device=device)
+    trainer = stage_module("train_baseline").build(args.method, params, train.shape[1], device,
+                                                   example)
+    start, last_losses = time.perf_counter(), []
+    source = global_batches(len(train), params.batch_size, params.seed)
+    for _, (index, rng) in zip(range(args.steps), source):
+        known = random_masks(train_masks, len(index), rng).to(device)
+        losses = trainer.step(to_tensor(take(train, index), device), known)
+        last_losses.append(float(losses["loss"].detach()))
+    seconds = time.perf_counter() - start
+    with torch.no_grad():
+        scores = score_pairs(trainer.generator.inpaint, trainer.generator, test, eval_masks,
+                             pairs, device)
+    print(json.dumps({"method": args.method, **dataclasses.asdict(params),
+                      "steps": len(last_losses),
+                      "seconds": round(seconds),
+                      "train_loss_last_25": round(statistics.mean(last_losses[-25:]), 4),
+                      "test_l1": round(float(scores.l1.mean()), 4), "pairs": len(pairs)}))
+
+
+if __name__ == "__main__":
+    main()

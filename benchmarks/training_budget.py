@@ -1,0 +1,73 @@
+"""The training budget of every training stage, in FLOPs, from params.yaml: is a baseline's
+training compute comparable to the paper's method's?
+
+For each stage: the FLOPs of one whole training step per image (forward, backward, every
+network the loss passes through; counted by torch.utils.flop_counter on one real step, as in
+compute_limit.py), times the stage's epochs, times the training images. `ours` is the sum of
+the three stages the method needs (train_ae, train_gan, train_inversion). For each retrained
+baseline it prints the ratio to `ours` and the epochs that would match `ours` exactly.
+Counting needs one step per stage, not a training run: seconds on a CPU.
+
+    OMP_NUM_THREADS=1 python benchmarks/training_budget.py     # counts data/prepared/train.npy
+    OMP_NUM_THREADS=1 python benchmarks/training_budget.py --train-images 4500
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from compute_limit import COUNT, step_flops_per_image
+from inpaint.device import get_device
+from inpaint.training import set_threads
+from steps import PARAMS, build_step, make_data
+
+OURS = ("train_ae", "train_gan", "train_inversion")
+BASELINES = ("train_pconv", "train_gatedconv")
+SECTIONS = {"train_ae": "ae", "train_gan": "gan", "train_inversion": "inversion",
+            "train_pconv": "pconv", "train_gatedconv": "gatedconv"}
+
+
+def train_images(given: int | None) -> int:
+    """--train-images, else the rows of data/prepared/train.npy beside params.yaml."""
+    if given is not None:
+        return given
+    path = PARAMS.parent / "data" / "prepared" / "train.npy"
+    if not path.is_file():
+        raise SystemExit(f"{path} does not exist: run `dvc repro prepare` or pass --train-images")
+    return len(np.load(path, mmap_mode="r"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-images", type=int, default=None)
+    args = parser.parse_args()
+    set_threads()
+    params = yaml.safe_load(PARAMS.read_text())
+    resolution = params["data"]["resolution"]
+    images = train_images(args.train_images)
+    device = get_device()
+    totals = {}
+    print(f"{PARAMS}: {resolution} px, {images} training images\n")
+    print(f"{'stage':<17}{'MFLOPs/image':>13}{'epochs':>8}{'total TFLOPs':>14}")
+    with tempfile.TemporaryDirectory() as folder:
+        data = make_data(Path(folder), resolution, COUNT)
+        for stage in OURS + BASELINES:
+            per_image = step_flops_per_image(build_step(stage, data, device))
+            epochs = params[SECTIONS[stage]]["epochs"]
+            totals[stage] = (per_image, epochs, per_image * epochs * images)
+            print(f"{stage:<17}{per_image / 1e6:>13.0f}{epochs:>8}"
+                  f"{totals[stage][2] / 1e12:>14.1f}")
+    ours = sum(totals[stage][2] for stage in OURS)
+    print(f"\nours (train_ae + train_gan + train_inversion): {ours / 1e12:.1f} TFLOPs")
+    for stage in BASELINES:
+        per_image, epochs, total = totals[stage]
+        print(f"{stage}: {total / ours:.2f}x ours; {ours / (per_image * images):.1f} epochs "
+              f"would match ours")
+
+
+if __name__ == "__main__":
+    main()

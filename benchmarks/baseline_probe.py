@@ -1,11 +1,11 @@
 """A short training run of a retrained baseline, to compare settings before a full stage run:
 how far does each setting get in the same number of steps?
 
-Trains `--method` for `--steps` steps (global batches of the params.yaml batch size) from
-seed 0 on the prepared training set and training-mask pool, exactly as the stage does, then
-prints one JSON line: the settings, wall seconds, the mean training loss of the last 25 steps
-and the test L1 of the raw output on the first `--pairs` evaluation pairs of every bucket. Run it
-from a repository whose `prepare` and `masks` stages have run.
+Trains `--method` for `--steps` steps (global batches of the params.yaml batch size, from its
+seed) on the prepared training set and training-mask pool, as the stage does, then prints one
+JSON line: the settings, wall seconds, the mean training loss of the last 25 steps and the
+test L1 of the raw output on the first `--pairs` evaluation pairs of every bucket. Run it from
+a repository whose `prepare` and `masks` stages have run.
 
     OMP_NUM_THREADS=1 python benchmarks/baseline_probe.py --method gatedconv --width 4
     OMP_NUM_THREADS=1 python benchmarks/baseline_probe.py --method gatedconv --width 8
@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, help="instead of params.yaml's")
     parser.add_argument("--gan-weight", type=float, help="gatedconv only: instead of params.yaml's")
     args = parser.parse_args()
+    if args.gan_weight is not None and args.method != "gatedconv":
+        parser.error("--gan-weight is a gatedconv setting")
     set_threads()
     device = get_device()
     overrides = {k: v for k, v in [("width", args.width), ("lr", args.lr),
@@ -48,7 +50,8 @@ def main() -> None:
                                  **overrides)
     train, test = load_npy("data/prepared/train.npy"), load_npy("data/prepared/test.npy")
     train_masks, eval_masks = load_npy("data/masks/train.npy"), load_npy("data/masks/eval.npy")
-    pairs = pd.read_csv("data/masks/eval_pairs.csv").groupby("bucket", sort=False).head(args.pairs)
+    pairs = pd.read_csv("data/masks/eval_pairs.csv")
+    pairs = pairs.groupby("bucket", sort=False).head(args.pairs)
     torch.manual_seed(params.seed)
     example = torch.zeros(1, 4, train.shape[1], train.shape[1], device=device)
     trainer = stage_module("train_baseline").build(args.method, params, train.shape[1], device,

@@ -7,8 +7,8 @@ on ImageNet VGG-16's pool1-pool3; the weights this project has are LPIPS's AlexN
 scaling: relu1 (conv1), relu2 (pool1, conv2) and relu3 (pool2, conv3) for the perceptual
 term, relu1 and relu2 for the style term. At 64 px relu3 is a 3 x 3 map: its 384 x 384 Gram
 matrix holds little texture statistics yet took about half of the loss's time (profiled),
-so the style term leaves it out. Each L1 term is a mean over elements, as Liu's 1/N normalisation; Gram
-matrices are divided by C x H x W.
+so the style term leaves it out. Each L1 term is a mean over elements, as Liu's 1/N
+normalisation; Gram matrices are divided by C x H x W.
 
 Gated Conv (Yu et al. 2019, DeepFill v2's defaults): L_G = L1(coarse) + L1(refined)
 + hinge generator loss; L_D = hinge loss of SN-PatchGAN, which sees the composite (known

@@ -92,7 +92,8 @@ def _draw_face(rng: np.random.Generator, size: int) -> Image.Image:
     lips = _jitter(rng, np.array([170, 70, 70]), 20)
     draw.chord((cx - mouth_w, mouth_y - 2 * s - max(smile, 0), cx + mouth_w,
                 mouth_y + 2 * s + max(smile, 0)), 0, 180, fill=lips)
-    draw.line((cx - mouth_w, mouth_y, cx + mouth_w, mouth_y), fill=tuple(int(c * 0.5) for c in lips),
+    draw.line((cx - mouth_w, mouth_y, cx + mouth_w, mouth_y),
+              fill=tuple(int(c * 0.5) for c in lips),
               width=max(1, int(0.8 * s)))
     return layer
 
@@ -122,7 +123,8 @@ def synthetic_face(seed: int, index: int, resolution: int) -> np.ndarray:
     canvas = _background(rng, size).convert("RGBA")
     canvas.alpha_composite(face, dest=(max(offset[0], 0), max(offset[1], 0)),
                            source=(max(-offset[0], 0), max(-offset[1], 0)))
-    image = _lighting(rng, canvas.convert("RGB")).filter(ImageFilter.GaussianBlur(0.6 * SUPERSAMPLE / 4))
+    blur = ImageFilter.GaussianBlur(0.6 * SUPERSAMPLE / 4)
+    image = _lighting(rng, canvas.convert("RGB")).filter(blur)
     return np.asarray(image.resize((resolution, resolution), Image.Resampling.LANCZOS))
 
 

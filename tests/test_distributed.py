@@ -151,7 +151,8 @@ def _gradient_worker(rank: int, world: int, folder: str) -> None:
         images, target = _global_batch()
         state = _step(view, distributed.shard(images), distributed.shard(target))
         if rank == 0:
-            torch.save({k.removeprefix("module."): v for k, v in state.items()}, f"{folder}/rank0.pt")
+            weights = {k.removeprefix("module."): v for k, v in state.items()}
+            torch.save(weights, f"{folder}/rank0.pt")
     finally:
         dist.destroy_process_group()
 

@@ -73,7 +73,8 @@ def test_checkpoint_of_other_params_is_not_resumed(tmp_path):
     _toy_fit(tmp_path / "d.pt", 2)
     model = torch.nn.Linear(4, 1)
     opt = torch.optim.Adam(model.parameters())
-    assert Checkpoint(tmp_path / "d.pt", {"model": model}, {"adam": opt}, "other").restore() == (0, [])
+    other = Checkpoint(tmp_path / "d.pt", {"model": model}, {"adam": opt}, "other")
+    assert other.restore() == (0, [])
 
 
 TINY = {

@@ -137,9 +137,10 @@ def main() -> None:
     scores = pd.concat(scores, ignore_index=True)
     with atomic_path(OUT / "scores.csv") as tmp:
         scores.to_csv(tmp, index=False)
-    write_json(summarise(scores, fids, missing), "metrics/benchmark.json")
+    table = summarise(scores, fids, missing)
+    write_json(table, "metrics/benchmark.json")
     write_json(timing, "metrics/timing.json")
-    print(json.dumps(summarise(scores, fids, missing)[ALL_MASKS], indent=1))
+    print(json.dumps(table[ALL_MASKS], indent=1))
 
 
 if __name__ == "__main__":

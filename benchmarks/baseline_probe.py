@@ -4,7 +4,7 @@ how far does each setting get in the same number of steps?
 Trains `--method` for `--steps` steps (global batches of the params.yaml batch size, from its
 seed) on the prepared training set and training-mask pool, as the stage does, then prints one
 JSON line: the settings, wall seconds, the mean training loss of the last 25 steps and the
-test L1 of the raw output on the first `--pairs` evaluation pairs of every bucket. Run it from
+validation L1 of the raw output on the first `--pairs` validation pairs of every bucket. Run it from
 a repository whose `prepare` and `masks` stages have run.
 
     OMP_NUM_THREADS=1 python benchmarks/baseline_probe.py --method gatedconv --width 4
@@ -48,9 +48,9 @@ def main() -> None:
                                    ("gan_weight", args.gan_weight)] if v is not None}
     params = dataclasses.replace(load_section(PARAMS_OF[args.method], args.method, PARAMS),
                                  **overrides)
-    train, test = load_npy("data/prepared/train.npy"), load_npy("data/prepared/test.npy")
+    train, val = load_npy("data/prepared/train.npy"), load_npy("data/prepared/val.npy")
     train_masks, eval_masks = load_npy("data/masks/train.npy"), load_npy("data/masks/eval.npy")
-    pairs = pd.read_csv("data/masks/eval_pairs.csv")
+    pairs = pd.read_csv("data/masks/val_pairs.csv")
     pairs = pairs.groupby("bucket", sort=False).head(args.pairs)
     torch.manual_seed(params.seed)
     example = torch.zeros(1, 4, train.shape[1], train.shape[1], device=device)
@@ -64,13 +64,13 @@ def main() -> None:
         last_losses.append(float(losses["loss"].detach()))
     seconds = time.perf_counter() - start
     with torch.no_grad():
-        scores = score_pairs(trainer.generator.inpaint, trainer.generator, test, eval_masks,
+        scores = score_pairs(trainer.generator.inpaint, trainer.generator, val, eval_masks,
                              pairs, device)
     print(json.dumps({"method": args.method, **dataclasses.asdict(params),
                       "steps": len(last_losses),
                       "seconds": round(seconds),
                       "train_loss_last_25": round(statistics.mean(last_losses[-25:]), 4),
-                      "test_l1": round(float(scores.l1.mean()), 4), "pairs": len(pairs)}))
+                      "val_l1": round(float(scores.l1.mean()), 4), "pairs": len(pairs)}))
 
 
 if __name__ == "__main__":

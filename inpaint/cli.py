@@ -18,6 +18,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from .images import ImageError, atomic_path, list_images, open_image
+from .blending import BLEND_MODES
 from .inpainter import (
     DEFAULT_MODEL_FOLDER,
     MASK_FORMATS,
@@ -111,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--refine-steps", type=non_negative, default=0, metavar="K",
                         help="--method ours: refine the learned code by K gradient steps (hybrid "
                              "inversion; slower, closer to the context; default 0)")
+    parser.add_argument("--blend", choices=BLEND_MODES, default="poisson",
+                        help="how the fill meets the known pixels: poisson (gradient-domain "
+                             "blending, no seam where the fill's colour is off) or paste "
+                             "(default: %(default)s)")
     parser.add_argument("--mask-format", choices=MASK_FORMATS, default="white-hole",
                         help="which colour marks the hole (default: %(default)s)")
     parser.add_argument("--resize-mask", action="store_true",
@@ -140,7 +145,7 @@ def load_inpainter(args: argparse.Namespace) -> Inpainter:
     """The one place that builds the inpainting method from the options."""
     try:
         return Inpainter.from_pretrained(args.model, refine_steps=args.refine_steps,
-                                         method=args.method)
+                                         method=args.method, blend=args.blend)
     except ValueError as err:  # ModelFormatError, or a bad INPAINT_DEVICE
         raise CliError(str(err)) from None
 

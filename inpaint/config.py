@@ -148,6 +148,9 @@ class DataParams:
     resolution: int = spec(64, choices=RESOLUTIONS)
     test_fraction: float = spec(0.1, low=0.0, high=0.9)
     test_count: int | None = spec(None, low=1, doc="overrides test_fraction when set")
+    val_fraction: float = spec(0.1, low=0.01, high=0.5,
+                               doc="of the non-test images, held out of training to choose "
+                                   "epochs and settings (never the test images)")
     max_images: int | None = spec(None, low=2, doc="use only the first N files of a folder")
     min_images: int = spec(16, low=2)
     seed: int = spec(0, low=0)
@@ -186,6 +189,11 @@ class GanParams(TrainParams):
     z_dim: int = spec(100, low=2, high=4096)
     width: int = spec(64, low=4, high=1024, doc="filters of G's and D's widest-resolution layer")
     pixel_width: int = spec(16, low=4, high=1024, doc="the same for the pixel-space ablation")
+    flip: bool = spec(True, doc="real maps also from horizontally flipped images (E_R(flip(I)))")
+    fid_every: int = spec(5, low=1, doc="epochs between sample FIDs against the validation set")
+    fid_samples: int = spec(250, low=2, doc="decoded samples per FID (and validation images)")
+    patience: int | None = spec(4, low=1, doc="stop after this many FIDs without a new best "
+                                              "(null: train all epochs); the best G is kept")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +205,8 @@ class InversionParams(TrainParams):
                              doc="L_p as -log D(G(z)) (bounded below), or no L_p at all")
     hole_fill: float = spec(0.0, low=-1.0, high=1.0,
                             doc="value of hole pixels in E_z's input, in [-1, 1] units")
+    patience: int | None = spec(3, low=1, doc="stop after this many epochs without a new best "
+                                              "validation L1 (null: train all epochs)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,13 +223,30 @@ class BenchmarkParams:
     batch_size: int = spec(50, low=1, high=4096)
     timing_images: int = spec(8, low=1, high=1000)
     allow_missing_metrics: bool = spec(False)
+    blends: list[str] = spec(["paste", "poisson"], choices=("paste", "poisson"),
+                             check=lambda v: None if v else "must not be empty",
+                             doc="compositing modes each pasting method is scored with")
+    seed: int = spec(0, low=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class DiagnosisParams:
+    """`diagnosis`: where the method loses quality, stage by stage, on the validation split."""
+    images: int = spec(120, low=2, doc="undamaged validation images for the whole-image rows")
+    pairs_per_bucket: int = spec(40, low=2, doc="validation (image, mask) pairs per bucket")
+    range_steps: int = spec(300, low=1, high=100_000, doc="Adam steps of the best-code search")
+    range_restarts: int = spec(3, low=1, high=100, doc="random starts of the best-code search "
+                                                       "(the best of them, per image, counts)")
+    range_lr: float = spec(0.05, low=1e-5, high=10.0)
+    seam_width: int = spec(3, low=1, high=64, doc="pixels of the hole's ring at its border")
+    batch_size: int = spec(60, low=1, high=4096)
     seed: int = spec(0, low=0)
 
 
 @dataclasses.dataclass(frozen=True)
 class ReportParams:
     """`report`: the tables, and the paired intervals of `reference` against every method."""
-    reference: str = spec("ours", doc="the method every other one is compared with")
+    reference: str = spec("ours+poisson", doc="the method every other one is compared with")
     bootstrap_resamples: int = spec(1000, low=10, high=1_000_000,
                                     doc="resamples of each bucket's pairs")
     confidence: float = spec(0.95, low=0.5, high=0.999, doc="of the percentile intervals")

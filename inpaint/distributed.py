@@ -138,6 +138,16 @@ def check_same_on_all_ranks(value: int, what: str) -> None:
                            f"every rank must see the same checkpoints/ folder")
 
 
+def main_says(flag: bool) -> bool:
+    """Rank 0's `flag` on every rank (e.g. its decision to stop early, taken from an
+    evaluation that only rank 0 runs)."""
+    if world_size() == 1:
+        return flag
+    value = torch.tensor([int(flag) if is_main() else 0], device=_collective_device())
+    dist.all_reduce(value, dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
 def average(values: dict[str, float]) -> dict[str, float]:
     """The mean over ranks of per-rank values with equal weights (an epoch's mean losses, each
     over equally many per-rank batches): the mean a single process would log."""

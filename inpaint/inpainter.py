@@ -17,6 +17,10 @@ dtype.
 
 Masks: white = hole by default (`mask_format="black-hole"` for the opposite), any mode or array
 (bool, uint8 0-255, uint16, float 0-1), thresholded at 50%.
+
+Compositing: `blend="poisson"` (the default) blends the fill into the known pixels in the
+gradient domain (`inpaint.blending`), so a fill whose colour is off by a shift leaves no seam;
+`blend="paste"` copies it in as it is. Known pixels are kept bit-exact either way.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import torch
 from PIL import Image
 
 from . import methods
+from .blending import BLEND_MODES, blend
 from .device import get_device
 from .images import to_rgb
 from .methods import InpaintFn
@@ -225,18 +230,22 @@ class Inpainter:
     `fill` is a registry method's InpaintFn: uint8 N x R x R x 3 images and N x R x R known-masks
     (1 = known) to its raw uint8 output. With a `resolution` R the image is reflect-padded to a
     square and resized to R for it; with None (methods without a model) it runs on the image
-    at its own size, one image at a time. Either way only the hole takes the method's output.
+    at its own size, one image at a time. Either way only the hole takes the method's output,
+    composited with `blend` ('poisson' or 'paste', see the module docstring).
     """
 
-    def __init__(self, fill: InpaintFn, resolution: int | None, method: str = "custom"):
+    def __init__(self, fill: InpaintFn, resolution: int | None, method: str = "custom",
+                 blend: str = "poisson"):
         if resolution is not None and resolution < 1:
             raise ValueError(f"resolution={resolution}: must be positive or None")
-        self.fill, self.resolution, self.method = fill, resolution, method
+        if blend not in BLEND_MODES:
+            raise ValueError(f"blend={blend!r}: expected one of {', '.join(BLEND_MODES)}")
+        self.fill, self.resolution, self.method, self.blend = fill, resolution, method, blend
 
     @classmethod
     def from_pretrained(cls, folder: str | Path | None = None,
                         device: str | torch.device | None = None, refine_steps: int = 0,
-                        method: str = "ours") -> Inpainter:
+                        method: str = "ours", blend: str = "poisson") -> Inpainter:
         """Method `method` of the benchmark's registry, with its model loaded.
 
         `folder` is what the method loads: the exported model folder (weights.pt + config.json)
@@ -244,7 +253,8 @@ class Inpainter:
         'gatedconv' (default models/<method>.pt); classical methods ('telea', 'ns',
         'biharmonic') load nothing. `refine_steps` > 0 ('ours' only) refines each learned code
         by that many gradient steps against the known pixels (hybrid inversion, the benchmark's
-        'ours_hybrid'): slower, and closer to the context.
+        'ours_hybrid'): slower, and closer to the context. `blend`: how the fill meets the
+        known pixels ('poisson' or 'paste').
         """
         if refine_steps < 0:
             raise ValueError(f"refine_steps={refine_steps}: must be 0 or more")
@@ -258,7 +268,7 @@ class Inpainter:
         if spec.model is None:
             if folder is not None:
                 raise ValueError(f"method {method!r} uses no model, but one was given: {folder}")
-            return cls(spec.build(methods.MethodSettings(device="cpu")), None, method)
+            return cls(spec.build(methods.MethodSettings(device="cpu")), None, method, blend)
         device = torch.device(device) if device is not None else get_device()
         if spec.model == "folder":
             folder = Path(folder if folder is not None else DEFAULT_MODEL_FOLDER)
@@ -280,7 +290,7 @@ class Inpainter:
             fill = methods.get_method(name).build(settings)
         except (KeyError, RuntimeError) as err:  # weights that do not fit their config
             raise ModelFormatError(f"{mismatch} ({err})") from None
-        return cls(fill, methods.model_resolution(name, settings), method)
+        return cls(fill, methods.model_resolution(name, settings), method, blend)
 
     def inpaint(self, image: ImageLike, mask: ImageLike, mask_format: str = "white-hole",
                 resize_mask: bool = False) -> ImageLike:
@@ -310,7 +320,8 @@ class Inpainter:
         for i, (layers, hole) in enumerate(jobs):
             colour = layers.colour
             if i in fills:
-                colour = np.where(hole[..., None], _fill_values(fills[i], layers), colour)
+                colour = blend(colour[None], (~hole)[None], _fill_values(fills[i], layers)[None],
+                               self.blend)[0]
             result = _join(layers, colour)
             results.append(np.array(result) if isinstance(images[i], np.ndarray) else result)
         return results

@@ -105,14 +105,15 @@ def split_pools(count: int, eval_fraction: float, seed: int) -> np.ndarray:
 
 
 def evaluation_pairs(num_images: int, eval_buckets: np.ndarray, num_buckets: int,
-                     seed: int) -> list[tuple[int, int, int]]:
-    """(image index, bucket, evaluation mask index) for every test image and bucket.
+                     seed: int, stream: int = 2) -> list[tuple[int, int, int]]:
+    """(image index, bucket, evaluation mask index) for every image and bucket.
 
     Within a bucket, masks are dealt in a seeded shuffled order, cycling when there are more
     images than masks, so the pairs are spread over the bucket's masks and never change
-    for a given seed, image count and mask pool.
+    for a given seed, image count and mask pool. `stream` gives the test pairs (2) and the
+    validation pairs (3) their own deals.
     """
-    rng = np.random.default_rng([seed, 2])
+    rng = np.random.default_rng([seed, stream])
     pairs = []
     for bucket in range(num_buckets):
         members = np.flatnonzero(eval_buckets == bucket)

@@ -69,6 +69,12 @@ def composite(image: np.ndarray, known: np.ndarray, output: np.ndarray) -> np.nd
     return np.where(known[..., None].astype(bool), image, output)
 
 
+def scored_name(method: str, blend_mode: str | None) -> str:
+    """The benchmark's name for `method` composited with `blend_mode` ('paste' keeps the plain
+    name; None: scored on its raw output)."""
+    return method if blend_mode in (None, "paste") else f"{method}+{blend_mode}"
+
+
 def baseline_path(name: str, settings: MethodSettings) -> Path:
     """The stage file of learned baseline `name`, checked to exist."""
     path = Path(settings.model_file or Path(settings.models_dir) / f"{name}.pt")

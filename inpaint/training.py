@@ -11,6 +11,7 @@ the epoch's losses over ranks.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -193,21 +194,70 @@ class Checkpoint:
         self.path.unlink(missing_ok=True)
 
 
+@dataclasses.dataclass
+class EarlyStop:
+    """Stop when evaluation column `metric` (lower is better) has not reached a new best for
+    `patience` evaluations (None: never stop early); the weights of `modules` at the best
+    evaluation so far are kept in `path`, for the stage to export instead of the last ones.
+
+    Everything it decides is derived from the history, so a resumed run stops where an
+    uninterrupted one would.
+    """
+    metric: str
+    patience: int | None
+    path: Path
+    modules: dict[str, nn.Module]
+
+    def best(self, history: list[dict]) -> tuple[int, float] | None:
+        """(epoch, value) of the best evaluation so far, the earliest among ties."""
+        rows = [(row["epoch"], row[self.metric]) for row in history if self.metric in row]
+        return min(rows, key=lambda r: (r[1], r[0])) if rows else None
+
+    def update(self, history: list[dict]) -> bool:
+        """After an evaluated epoch: keep the weights if it is the best; True to stop."""
+        best = self.best(history)
+        if best is None:
+            return False
+        if best[0] == history[-1]["epoch"]:
+            with atomic_path(self.path) as tmp:
+                torch.save({k: m.state_dict() for k, m in self.modules.items()}, tmp)
+        since = sum(1 for row in history if self.metric in row and row["epoch"] > best[0])
+        return self.patience is not None and since >= self.patience
+
+    def restore_best(self) -> None:
+        """Load the best weights into `modules` (no-op when none were evaluated)."""
+        if self.path.is_file():
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+            for k, m in self.modules.items():
+                m.load_state_dict(state[k])
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 def fit(epochs: int, train_epoch: Callable[[int, Callable], dict],
         checkpoint: Checkpoint, log: Callable[[list[dict]], None],
-        evaluate: Callable[[int], dict] | None = None) -> list[dict]:
-    """The epoch loop: resume, train, evaluate, log, checkpoint.
+        evaluate: Callable[[int], dict] | None = None,
+        early_stop: EarlyStop | None = None) -> list[dict]:
+    """The epoch loop: resume, train, evaluate, log, checkpoint, stop early.
 
     `train_epoch(epoch, progress)` runs one epoch, calling `progress(losses)` after each step
     (which checks the losses are finite and updates the bar), and returns its mean losses.
-    Under torchrun every rank trains and resumes; rank 0 alone shows the bar, evaluates,
-    logs and checkpoints (the history returned by other ranks has no evaluation columns),
-    and all ranks meet at a barrier at the end of each epoch.
+    `evaluate(epoch)` may return {} on epochs it skips. Under torchrun every rank trains and
+    resumes; rank 0 alone shows the bar, evaluates, logs, checkpoints and decides to stop
+    early (the history returned by other ranks has no evaluation columns), and all ranks meet
+    at the end of each epoch.
     """
     start, history = checkpoint.restore()
     distributed.check_same_on_all_ranks(start, "the checkpointed epoch")
     main = distributed.is_main()
+    stop = main and early_stop is not None and early_stop.update(history)  # a resumed stop
     for epoch in range(start, epochs):
+        if distributed.main_says(stop):
+            if main:
+                print(f"stopped early after epoch {epoch}: no new best {early_stop.metric} "
+                      f"in {early_stop.patience} evaluations")
+            break
         bar = tqdm(desc=f"epoch {epoch + 1}/{epochs}", unit="step", leave=False,
                    disable=not main)
         step = 0
@@ -228,6 +278,7 @@ def fit(epochs: int, train_epoch: Callable[[int, Callable], dict],
         if main:
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                            for k, v in row.items()))
+            stop = early_stop is not None and early_stop.update(history)
             checkpoint.save(epoch + 1, history)
             log(history)
         distributed.barrier()

@@ -1,7 +1,11 @@
 """Stage `benchmark`: every method on the fixed (image, mask) evaluation pairs, scored per
 hole-ratio bucket (PSNR, hole PSNR, SSIM, LPIPS, FID) and timed.
 
-Prediction is kept apart from scoring: predictions go to data/benchmark/<method>.npy, the
+A learned method that pastes the known pixels back is scored once per compositing mode of
+`benchmark.blends`: `<method>` pasted, `<method>+poisson` Poisson-blended (`inpaint.blending`),
+from the same raw output; its timings include the compositing.
+
+Prediction is kept apart from scoring: predictions go to data/benchmark/<entry>.npy, the
 per-pair scores to data/benchmark/scores.csv, the Inception features behind FID to
 data/benchmark/features/ (<method>.npy row for row, real.npy for the test set, for the
 report's paired intervals), the table to metrics/benchmark.json (bucket -> method -> metric,
@@ -19,7 +23,8 @@ import pandas as pd
 
 from inpaint.config import BenchmarkParams, load_section
 from inpaint.images import atomic_path, load_npy, save_npy
-from inpaint.methods import MethodSettings, composite, get_method
+from inpaint.blending import blend
+from inpaint.methods import MethodSettings, get_method, scored_name
 from inpaint.metrics import (ALL_MASKS, MetricContext, cached_inception_features, calc_metric,
                              fid_from_features, inception_features)
 from inpaint.training import set_threads, write_json
@@ -55,6 +60,16 @@ def batch_one_median(inpaint, images: np.ndarray, known: np.ndarray, count: int)
         inpaint(images[i:i + 1], known[i:i + 1])
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def blend_modes(method, blends: list[str]) -> list[str | None]:
+    """The compositing modes `method` is scored with: None (its raw output) for a method scored
+    raw; only 'paste' for a classical method, whose raw output already equals the image on
+    every known pixel, so that Poisson blending has nothing to correct and would only repeat
+    it; every mode of `blends` for a learned method."""
+    if not method.composite:
+        return [None]
+    return blends if method.model is not None else ["paste"]
 
 
 def metric_context(allow_missing: bool) -> tuple[MetricContext | None, str | None]:
@@ -103,6 +118,25 @@ def main() -> None:
     if ctx is not None:
         save_npy(real_features, FEATURES / "real.npy")
     scores, fids, timing = [], {}, {}
+
+    def score(entry: str, pairs: pd.DataFrame, images: np.ndarray, known: np.ndarray,
+              outputs: np.ndarray) -> None:
+        """Save, score and collect the FIDs of one scored entry (a method and its compositing)."""
+        save_npy(outputs, OUT / f"{entry}.npy")
+        frame = pairs[["image_index", "bucket", "eval_mask_index"]].assign(method=entry)
+        for metric in PER_IMAGE_METRICS:
+            needs_network = metric in NETWORK_METRICS
+            frame[metric] = (np.nan if needs_network and ctx is None else
+                             calc_metric(metric, images, outputs, known, ctx))
+        scores.append(frame)
+        if ctx is not None:
+            features = inception_features(outputs, ctx)
+            save_npy(features, FEATURES / f"{entry}.npy")
+            for bucket, rows in [*pairs.groupby("bucket", sort=False).indices.items(),
+                                 (ALL_MASKS, np.arange(len(pairs)))]:
+                reals = real_features[pairs.image_index.values[rows]]
+                fids[(bucket, entry)] = round(fid_from_features(reals, features[rows]), 3)
+
     for name in params.methods:
         method = get_method(name)
         pairs = (select_pairs(all_pairs, params.optimisation_pairs_per_bucket)
@@ -112,27 +146,18 @@ def main() -> None:
         inpaint = method.build(settings)
         print(f"benchmark: {name} on {len(pairs)} pairs ({method.description})")
         outputs, batched = predict(inpaint, images, known, params.batch_size)
-        if method.composite:
-            outputs = composite(images, known, outputs)
-        save_npy(outputs, OUT / f"{name}.npy")
-        timing[name] = {"batch1_median_s": round(batch_one_median(
-            inpaint, images, known, params.timing_images), 5),
-            "batched_s_per_image": round(batched, 5),
-            "batched_images_per_s": round(1.0 / batched, 2), "batch_size": params.batch_size}
-        frame = pairs[["image_index", "bucket", "eval_mask_index"]].assign(method=name)
-        for metric in PER_IMAGE_METRICS:
-            needs_network = metric in NETWORK_METRICS
-            frame[metric] = (np.nan if needs_network and ctx is None else
-                             calc_metric(metric, images, outputs, known, ctx))
-        scores.append(frame)
-        if ctx is not None:
-            features = inception_features(outputs, ctx)
-            save_npy(features, FEATURES / f"{name}.npy")
-            for bucket, rows in [*pairs.groupby("bucket", sort=False).indices.items(),
-                                 (ALL_MASKS, np.arange(len(pairs)))]:
-                reals = real_features[pairs.image_index.values[rows]]
-                fids[(bucket, name)] = round(fid_from_features(reals, features[rows]), 3)
-        print(f"benchmark: {name}: {timing[name]}")
+        batch1 = batch_one_median(inpaint, images, known, params.timing_images)
+        for mode in blend_modes(method, params.blends):
+            entry = scored_name(name, mode)
+            start = time.perf_counter()
+            composited = outputs if mode is None else blend(images, known, outputs, mode)
+            extra = (time.perf_counter() - start) / len(images)  # compositing, per image
+            score(entry, pairs, images, known, composited)
+            timing[entry] = {"batch1_median_s": round(batch1 + extra, 5),
+                             "batched_s_per_image": round(batched + extra, 5),
+                             "batched_images_per_s": round(1.0 / (batched + extra), 2),
+                             "batch_size": params.batch_size}
+            print(f"benchmark: {entry}: {timing[entry]}")
 
     scores = pd.concat(scores, ignore_index=True)
     with atomic_path(OUT / "scores.csv") as tmp:

@@ -1,7 +1,9 @@
 """Stage `masks`: mask pools, hole-ratio buckets and the fixed evaluation pairing.
 
 Outputs data/masks/{train,eval}.npy (known-masks: 1 = known, 0 = hole), manifest.csv,
-eval_pairs.csv (test image, bucket, eval mask) and metrics/masks.json (counts per bucket).
+eval_pairs.csv (test image, bucket, eval mask), val_pairs.csv (the same for the validation
+images, dealt separately) and metrics/masks.json (counts per bucket). Neither pairing's masks
+are ever trained on.
 """
 from __future__ import annotations
 
@@ -46,9 +48,11 @@ def main() -> None:
                                        ratios[inside], buckets[inside])
     is_eval = split_pools(len(masks), params.eval_fraction, params.seed)
     num_test = len(load_npy("data/prepared/test.npy"))
+    num_val = len(load_npy("data/prepared/val.npy"))
     labels = bucket_labels(edges)
     eval_ids = np.flatnonzero(is_eval)
     pairs = evaluation_pairs(num_test, buckets[eval_ids], len(labels), params.seed)
+    val_pairs = evaluation_pairs(num_val, buckets[eval_ids], len(labels), params.seed, stream=3)
 
     OUT.mkdir(parents=True, exist_ok=True)
     save_npy(masks[~is_eval], OUT / "train.npy")
@@ -58,9 +62,10 @@ def main() -> None:
                             "hole_ratio": ratios.round(5), "bucket": [labels[b] for b in buckets],
                             "pool": np.where(is_eval, "eval", "train"),
                             "pool_index": pool_index}), OUT / "manifest.csv")
-    write_csv(pd.DataFrame([(i, labels[b], m) for i, b, m in pairs],
-                           columns=["image_index", "bucket", "eval_mask_index"]),
-              OUT / "eval_pairs.csv")
+    for name, rows in (("eval_pairs", pairs), ("val_pairs", val_pairs)):
+        write_csv(pd.DataFrame([(i, labels[b], m) for i, b, m in rows],
+                               columns=["image_index", "bucket", "eval_mask_index"]),
+                  OUT / f"{name}.csv")
     summary = {
         "resolution": resolution,
         "dropped_outside_buckets": int((~inside).sum()),
@@ -68,6 +73,7 @@ def main() -> None:
         "train_pool": int((~is_eval).sum()),
         "eval_pool": int(is_eval.sum()),
         "eval_pairs": len(pairs),
+        "val_pairs": len(val_pairs),
         "buckets": {label: {"train": int(((buckets == b) & ~is_eval).sum()),
                             "eval": int(((buckets == b) & is_eval).sum())}
                     for b, label in enumerate(labels)},

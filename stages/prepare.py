@@ -1,4 +1,8 @@
-"""Stage `prepare`: images -> data/prepared/{train,test}.npy, manifest.csv, skipped.csv."""
+"""Stage `prepare`: images -> data/prepared/{train,val,test}.npy, manifest.csv, skipped.csv.
+
+`val` is carved from the non-test images and never trained on: the stages choose their epochs
+on it (GAN sample FID, E_z's L1) and `diagnose` measures on it, so the test images are only
+ever scored by the benchmark."""
 from __future__ import annotations
 
 import json
@@ -73,8 +77,15 @@ def prepare(params: DataParams, decoded: Path) -> None:
     if test_count >= len(names):
         raise SystemExit(f"data.test_count = {test_count}: must be below the "
                          f"{len(names)} usable images")
+    val_count = max(2, int(round((len(names) - test_count) * params.val_fraction)))
+    if test_count + val_count + 2 > len(names):
+        raise SystemExit(f"data: {len(names)} usable images leave too few for training after "
+                         f"{test_count} test and {val_count} validation images "
+                         f"(data.test_count / data.test_fraction, data.val_fraction)")
     order = np.random.default_rng(params.seed).permutation(len(names))
-    splits = {"test": np.sort(order[:test_count]), "train": np.sort(order[test_count:])}
+    splits = {"test": np.sort(order[:test_count]),
+              "val": np.sort(order[test_count:test_count + val_count]),
+              "train": np.sort(order[test_count + val_count:])}
 
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -85,7 +96,8 @@ def prepare(params: DataParams, decoded: Path) -> None:
         pd.DataFrame(rows).to_csv(tmp, index=False)
     with atomic_path(OUT / "skipped.csv") as tmp:
         pd.DataFrame(skipped, columns=["source", "reason"]).to_csv(tmp, index=False)
-    summary = {"train": len(splits["train"]), "test": test_count, "skipped": len(skipped),
+    summary = {"train": len(splits["train"]), "val": val_count, "test": test_count,
+               "skipped": len(skipped),
                "resolution": params.resolution}
     with atomic_path("metrics/prepare.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")

@@ -1,7 +1,8 @@
 """Stage `report`: reports/table2.{md,csv} (the paper's Table 2 layout, per hole-ratio bucket,
 plus an 'all masks' row), the timing table, the paired intervals of `report.reference` against
-every other method (in table2.md and reports/paired_differences.csv), reports/qualitative.png
-(Figure 10 style) and reports/figure6.png (latent vs pixel-space GAN losses, Figure 6 style)."""
+every other method (in table2.md and reports/paired_differences.csv), the quality-loss
+decomposition of `diagnose`, reports/qualitative.png (Figure 10 style) and reports/figure6.png
+(latent vs pixel-space GAN losses, Figure 6 style)."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from inpaint.compare import BETTER, UNCLEAR, WORSE, paired_differences  # noqa: E402
+from inpaint.blending import BLEND_MODES  # noqa: E402
+from inpaint.compare import BETTER, PAIR_KEYS, UNCLEAR, WORSE, paired_differences  # noqa: E402
 from inpaint.config import ReportParams, load_section  # noqa: E402
 from inpaint.images import atomic_path, load_npy  # noqa: E402
 from inpaint.methods import METHODS  # noqa: E402
@@ -118,7 +120,7 @@ def paired_section(params: ReportParams, methods: list[str]) -> list[str]:
     return text
 
 
-def write_tables(benchmark: dict, timing: dict, paired: list[str]) -> None:
+def write_tables(benchmark: dict, timing: dict, paired: list[str], diagnosis: list[str]) -> None:
     frame = table_frame(benchmark)
     counts = frame.groupby("method", sort=False)["n"].apply(lambda n: "/".join(map(str, n)))
     wide = frame.pivot(index="bucket", columns="method",
@@ -130,45 +132,82 @@ def write_tables(benchmark: dict, timing: dict, paired: list[str]) -> None:
     text = ["# Table 2: inpainting quality per hole-ratio bucket", "",
             "Cells: PSNR / SSIM / FID / LPIPS (PSNR, SSIM higher is better; FID, LPIPS lower "
             "is better; best of each row in bold). Known pixels are pasted back before scoring "
-            "except for `ours_raw`. FID compares each method's inpainted test images with the "
+            "except for `ours_raw`; `<method>+poisson`: Poisson-blended into them instead. "
+            "FID compares each method's inpainted test images with the "
             "real ones; it is biased upwards at small N.", "",
             "N per bucket: " + "; ".join(f"{m}: {c}" for m, c in counts.items()), "",
             markdown_table(frame, list(TABLE_METRICS)), "",
             "## Hole-only PSNR", "", markdown_table(frame, ["psnr_hole"]), "",
-            *paired, "## Inference time (this machine)", "", timing_table(timing), ""]
+            *paired, *diagnosis, "## Inference time (this machine)", "", timing_table(timing),
+            ""]
     with atomic_path(REPORTS / "table2.md") as tmp:
         tmp.write_text("\n".join(text))
 
 
 def qualitative(methods: list[str], per_bucket: int = 2) -> None:
-    """Damaged input, every method, ground truth; a few test images per bucket."""
-    pairs = pd.read_csv("data/benchmark/scores.csv")
-    pairs = pairs[pairs.method == methods[0]].reset_index(drop=True)
-    shown = pairs.groupby("bucket", sort=False).head(per_bucket)
+    """Damaged input, every method, ground truth; the same few test pairs per bucket for every
+    method (taken from the method scored on the fewest pairs, e.g. `optim`'s subset)."""
+    scores = pd.read_csv(BENCHMARK / "scores.csv")
+    rows = {m: {key: i for i, key in enumerate(
+        scores[scores.method == m][PAIR_KEYS].itertuples(index=False, name=None))}
+        for m in methods}
+    fewest = min(methods, key=lambda m: len(rows[m]))
+    shown = (scores[scores.method == fewest][PAIR_KEYS].groupby("bucket", sort=False)
+             .head(per_bucket))
     test, masks = load_npy("data/prepared/test.npy"), load_npy("data/masks/eval.npy")
-    outputs = {m: load_npy(f"data/benchmark/{m}.npy") for m in methods}
+    outputs = {m: load_npy(BENCHMARK / f"{m}.npy") for m in methods}
     columns = ["input", *methods, "ground truth"]
     fig, axes = plt.subplots(len(shown), len(columns), squeeze=False,
                              figsize=(1.3 * len(columns), 1.3 * len(shown)))
-    for r, (row_index, pair) in enumerate(shown.iterrows()):
-        image, known = test[pair.image_index], masks[pair.eval_mask_index]
+    for r, key in enumerate(shown.itertuples(index=False, name=None)):
+        pair = dict(zip(PAIR_KEYS, key))
+        image, known = test[pair["image_index"]], masks[pair["eval_mask_index"]]
         damaged = np.where(known[..., None] == 1, image, 255)
-        # rows of the first method align with every method's, except subsetted ones
-        cells = [damaged] + [outputs[m][row_index] if len(outputs[m]) == len(pairs) else None
-                             for m in methods] + [image]
+        cells = [damaged, *(outputs[m][rows[m][key]] for m in methods), image]
         for c, cell in enumerate(cells):
             ax = axes[r, c]
             ax.axis("off")
-            if cell is not None:
-                ax.imshow(cell)
+            ax.imshow(cell)
             if r == 0:
                 ax.set_title(columns[c], fontsize=7)
-        axes[r, 0].text(-4, image.shape[0] / 2, pair.bucket, fontsize=6, ha="right",
+        axes[r, 0].text(-4, image.shape[0] / 2, pair["bucket"], fontsize=6, ha="right",
                         va="center")
     fig.tight_layout()
     with atomic_path(REPORTS / "qualitative.png") as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
+
+
+def diagnosis_section(diagnosis: dict) -> list[str]:
+    """Markdown: where the quality goes, from metrics/diagnosis.json."""
+    search = diagnosis["range_search"]
+    names = {"autoencoder": "autoencoder ceiling: Dec(E_R(I))",
+             "generator_range": f"generator range: Dec(G(z*)), best of {search['restarts']} "
+                                f"starts x {search['steps']} Adam steps on {search['loss']}",
+             "encoder": "encoder: Dec(G(E_z(I))), no hole"}
+    lines = ["## Where the quality goes (validation images, never the test images)", "",
+             "| undamaged images | N | PSNR | LPIPS |", "|---|---|---|---|"]
+    lines += [f"| {names[k]} | {r['n']} | {r['psnr']:.2f} | {r['lpips']:.3f} |"
+              for k, r in diagnosis["whole_image"].items()]
+    gaps = diagnosis["gaps"]
+    lines += ["", f"Lost to the prior (autoencoder - generator range): {gaps['prior_db']:.2f} "
+                  f"dB; lost to the encoder (generator range - encoder): "
+                  f"{gaps['encoder_db']:.2f} dB.", "",
+              f"Per bucket, hole only (seam: the {diagnosis['seam_width']} px ring of the hole "
+              "next to known pixels; interior: the rest of the hole). Cells: hole PSNR / seam "
+              "PSNR / interior PSNR / LPIPS.", "",
+              "| bucket | N | ours, pasted | ours, Poisson-blended | autoencoder oracle |",
+              "|---|---|---|---|---|"]
+
+    def cell(r: dict) -> str:
+        values = [r["psnr_hole"], r["psnr_seam"], r["psnr_interior"]]
+        return " / ".join("–" if v is None else f"{v:.2f}" for v in values) + \
+            f" / {r['lpips']:.3f}"
+
+    for bucket, r in diagnosis["buckets"].items():
+        lines.append(f"| {bucket} | {r['n']} | {cell(r['ours_paste'])} | "
+                     f"{cell(r['ours_poisson'])} | {cell(r['autoencoder_oracle'])} |")
+    return lines + [""]
 
 
 def figure6() -> None:
@@ -191,13 +230,17 @@ def figure6() -> None:
 
 def main() -> None:
     params = load_section(ReportParams, "report")
-    if params.reference not in METHODS:
-        raise SystemExit(f"report.reference = {params.reference!r}: not a method; "
-                         f"allowed values are {', '.join(METHODS)}")
+    method, _, mode = params.reference.partition("+")
+    if method not in METHODS or (mode and mode not in BLEND_MODES):
+        raise SystemExit(f"report.reference = {params.reference!r}: not a method of the "
+                         f"benchmark; use a method ({', '.join(METHODS)}), optionally with "
+                         f"'+' and a compositing mode ({', '.join(BLEND_MODES[1:])})")
     benchmark = json.loads(Path("metrics/benchmark.json").read_text())
     timing = json.loads(Path("metrics/timing.json").read_text())
+    diagnosis = json.loads(Path("metrics/diagnosis.json").read_text())
     REPORTS.mkdir(exist_ok=True)
-    write_tables(benchmark, timing, paired_section(params, list(timing)))
+    write_tables(benchmark, timing, paired_section(params, list(timing)),
+                 diagnosis_section(diagnosis))
     qualitative(list(timing))
     figure6()
     print((REPORTS / "table2.md").read_text())

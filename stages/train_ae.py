@@ -1,7 +1,7 @@
 """Stage `train_ae`: the autoencoder E_R, Dec with L_a = ||Dec(E_R(I)) - I||_1.
 
-Outputs models/ae.pt, metrics/ae.json (train/test L1 and PSNR), plots/ae/losses.tsv and
-plots/ae/reconstructions.png (top row: test images; bottom row: reconstructions).
+Outputs models/ae.pt, metrics/ae.json (train/validation L1 and PSNR), plots/ae/losses.tsv and
+plots/ae/reconstructions.png (top row: validation images; bottom row: reconstructions).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from inpaint.training import (Checkpoint, Mean, batch_psnr, batches, epoch_gener
                               fit, save_grid, set_threads, take, to_tensor, to_uint8, write_json,
                               write_tsv)
 
-TRAIN, TEST = "data/prepared/train.npy", "data/prepared/test.npy"
+TRAIN, VAL = "data/prepared/train.npy", "data/prepared/val.npy"
 EVAL_LIMIT = 1000  # images scored per split: enough for a stable mean
 
 
@@ -41,11 +41,11 @@ def main() -> None:
     params = load_section(AutoencoderParams, "ae")
     set_threads()
     device = distributed.local_device()
-    train, test = load_npy(TRAIN), load_npy(TEST)
+    train, val = load_npy(TRAIN), load_npy(VAL)
     torch.manual_seed(params.seed)
     cfg = AutoencoderConfig(resolution=train.shape[1])
     encoder, decoder = Encoder(cfg).to(device), Decoder(cfg).to(device)
-    example = to_tensor(test[:1], device)
+    example = to_tensor(val[:1], device)
     print(describe("E_R", encoder, example), "|", describe("Dec", decoder, encoder(example)))
     autoencoder = distributed.wrap(nn.Sequential(encoder, decoder), device)  # DDP under torchrun
     optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()],
@@ -66,8 +66,8 @@ def main() -> None:
         return mean.result()
 
     def evaluate(epoch: int) -> dict:
-        scores = reconstruction_scores(encoder, decoder, test, device)
-        return {"test_l1": scores["l1"], "test_psnr": scores["psnr"]}
+        scores = reconstruction_scores(encoder, decoder, val, device)
+        return {"val_l1": scores["l1"], "val_psnr": scores["psnr"]}
 
     fit(params.epochs, train_epoch, checkpoint, lambda h: write_tsv(h, "plots/ae/losses.tsv"),
         evaluate)
@@ -75,11 +75,11 @@ def main() -> None:
         return  # rank 0 writes the outputs while the others wait in `distributed.launch`
     save_networks("models/ae.pt", {"encoder": (cfg, encoder), "decoder": (cfg, decoder)})
     metrics = {"train": reconstruction_scores(encoder, decoder, train, device),
-               "test": reconstruction_scores(encoder, decoder, test, device)}
+               "val": reconstruction_scores(encoder, decoder, val, device)}
     write_json(metrics, "metrics/ae.json")
     with torch.no_grad():
-        recon = to_uint8(decoder(encoder(to_tensor(test[:8], device))))
-    save_grid(np.concatenate([test[:8], recon]), 8, "plots/ae/reconstructions.png")
+        recon = to_uint8(decoder(encoder(to_tensor(val[:8], device))))
+    save_grid(np.concatenate([val[:8], recon]), 8, "plots/ae/reconstructions.png")
     checkpoint.remove()
     print(f"train_ae: {metrics}")
 

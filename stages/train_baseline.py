@@ -4,8 +4,8 @@
 and style terms on the LPIPS AlexNet of models/metric_weights). `--method gatedconv`: the
 gated-convolution coarse-to-fine generator of Yu et al. 2019 with SN-PatchGAN (contextual
 attention dropped; see inpaint/baseline_nets.py). Same data, masks, evaluation pairs and loop
-as `train_inversion`. Outputs models/<method>.pt, metrics/<method>.json (test L1 / PSNR per
-hole-ratio bucket on the fixed evaluation pairs), plots/<method>/losses.tsv and
+as `train_inversion`. Outputs models/<method>.pt, metrics/<method>.json (validation L1 / PSNR
+per hole-ratio bucket on the validation pairs), plots/<method>/losses.tsv and
 plots/<method>/inpainted.png (rows: damaged, output, composite, original).
 """
 from __future__ import annotations
@@ -29,9 +29,9 @@ from inpaint.training import (Checkpoint, Mean, batches, epoch_generator, finger
                               to_tensor, to_uint8, write_json, write_tsv)
 from inpaint.weights import DEFAULT_DIR, LPIPS_FILE, load_lpips
 
-TRAIN, TEST = "data/prepared/train.npy", "data/prepared/test.npy"
+TRAIN, VAL = "data/prepared/train.npy", "data/prepared/val.npy"
 TRAIN_MASKS, EVAL_MASKS = "data/masks/train.npy", "data/masks/eval.npy"
-EVAL_PAIRS = "data/masks/eval_pairs.csv"
+VAL_PAIRS = "data/masks/val_pairs.csv"
 PARAMS = {"pconv": PConvParams, "gatedconv": GatedConvParams}
 
 
@@ -61,11 +61,11 @@ def main() -> None:
     params = load_section(PARAMS[method], method)
     set_threads()
     device = distributed.local_device()
-    train, test = load_npy(TRAIN), load_npy(TEST)
+    train, val = load_npy(TRAIN), load_npy(VAL)
     train_masks, eval_masks = load_npy(TRAIN_MASKS), load_npy(EVAL_MASKS)
-    pairs = pd.read_csv(EVAL_PAIRS)
+    pairs = pd.read_csv(VAL_PAIRS)
     torch.manual_seed(params.seed)
-    example = masked_input(to_tensor(test[:1], device),
+    example = masked_input(to_tensor(val[:1], device),
                            torch.from_numpy(eval_masks[:1]).float()[:, None].to(device))
     trainer = build(method, params, train.shape[1], device, example)
     # DDP's arithmetic under torchrun (the trainers call `inpaint`, which DDP cannot hook)
@@ -85,30 +85,30 @@ def main() -> None:
         return mean.result()
 
     def evaluate(epoch: int) -> dict:
-        scores = score_pairs(trainer.generator.inpaint, trainer.generator, test, eval_masks,
+        scores = score_pairs(trainer.generator.inpaint, trainer.generator, val, eval_masks,
                              pairs, device)
-        return {"test_l1": float(scores.l1.mean()), "test_psnr": float(scores.psnr.mean())}
+        return {"val_l1": float(scores.l1.mean()), "val_psnr": float(scores.psnr.mean())}
 
     fit(params.epochs, train_epoch, checkpoint,
         lambda h: write_tsv(h, f"plots/{method}/losses.tsv"), evaluate)
     if not distributed.is_main():
         return  # rank 0 writes the outputs while the others wait in `distributed.launch`
     save_networks(f"models/{method}.pt", trainer.networks())
-    scores = score_pairs(trainer.generator.inpaint, trainer.generator, test, eval_masks,
-                             pairs, device)
+    scores = score_pairs(trainer.generator.inpaint, trainer.generator, val, eval_masks,
+                         pairs, device)
     by_bucket = scores.groupby("bucket", sort=False).mean()
-    write_json({"test": {"l1": round(float(scores.l1.mean()), 5),
-                         "psnr": round(float(scores.psnr.mean()), 3)},
+    write_json({"val": {"l1": round(float(scores.l1.mean()), 5),
+                        "psnr": round(float(scores.psnr.mean()), 3)},
                 "buckets": {b: {k: round(float(v), 4) for k, v in row.items()}
                             for b, row in by_bucket.iterrows()}}, f"metrics/{method}.json")
     show = pairs.groupby("bucket", sort=False).head(2)[:12]
-    x = to_tensor(test[show.image_index.values], device)
+    x = to_tensor(val[show.image_index.values], device)
     known = torch.from_numpy(eval_masks[show.eval_mask_index.values]).float()[:, None].to(device)
     trainer.generator.eval()
     with torch.no_grad():
         out = trainer.generator.inpaint(x, known).clamp(-1, 1)
     rows = [to_uint8(x * known), to_uint8(out), to_uint8(known * x + (1 - known) * out),
-            test[show.image_index.values]]
+            val[show.image_index.values]]
     save_grid(np.concatenate(rows), len(show), f"plots/{method}/inpainted.png")
     checkpoint.remove()
     print(by_bucket.round(3).to_string())

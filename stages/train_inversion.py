@@ -3,11 +3,15 @@
 Loss L = L_p + lambda_r * L_r with L_r = ||I - Dec(G(E_z(I_M)))||_1 and L_p the bounded,
 non-saturating realism term -log D(G(E_z(I_M))) (see README: the literal log(1 - D) is
 unbounded below and lets E_z fool D instead of reconstructing). Masks come from the `masks`
-training pool, with random flips. Outputs the exported model folder models/inpainter/,
-metrics/inversion.json (test L1 / PSNR per hole-ratio bucket on the fixed evaluation pairs),
-plots/inversion/losses.tsv and plots/inversion/inpainted.png.
+training pool, with random flips. After each epoch E_z is scored on the validation pairs
+(validation images, evaluation masks); training stops when their L1 has not improved for
+`inversion.patience` epochs, and the E_z of the best epoch is exported. Outputs the exported
+model folder models/inpainter/, metrics/inversion.json (validation L1 / PSNR per hole-ratio
+bucket), plots/inversion/losses.tsv and plots/inversion/inpainted.png.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,22 +23,22 @@ from inpaint.images import load_npy
 from inpaint.inversion import GanInverter, realism_loss
 from inpaint.models import InversionConfig, InversionEncoder, describe
 from inpaint.pretrained import export_inpainter, load_networks, network_config
-from inpaint.training import (Checkpoint, Mean, batches, epoch_generator, fingerprint, fit,
-                              random_masks, save_grid, score_pairs, set_threads, take,
-                              to_tensor, to_uint8, write_json, write_tsv)
+from inpaint.training import (Checkpoint, EarlyStop, Mean, batches, epoch_generator,
+                              fingerprint, fit, random_masks, save_grid, score_pairs,
+                              set_threads, take, to_tensor, to_uint8, write_json, write_tsv)
 
-TRAIN, TEST = "data/prepared/train.npy", "data/prepared/test.npy"
+TRAIN, VAL = "data/prepared/train.npy", "data/prepared/val.npy"
 TRAIN_MASKS, EVAL_MASKS = "data/masks/train.npy", "data/masks/eval.npy"
-EVAL_PAIRS, AUTOENCODER, GAN = "data/masks/eval_pairs.csv", "models/ae.pt", "models/gan.pt"
+VAL_PAIRS, AUTOENCODER, GAN = "data/masks/val_pairs.csv", "models/ae.pt", "models/gan.pt"
 
 
 def main() -> None:
     params = load_section(InversionParams, "inversion")
     set_threads()
     device = distributed.local_device()
-    train, test = load_npy(TRAIN), load_npy(TEST)
+    train, val = load_npy(TRAIN), load_npy(VAL)
     train_masks, eval_masks = load_npy(TRAIN_MASKS), load_npy(EVAL_MASKS)
-    pairs = pd.read_csv(EVAL_PAIRS)
+    pairs = pd.read_csv(VAL_PAIRS)
     frozen = {**load_networks(AUTOENCODER, ["decoder"], device),
               **load_networks(GAN, device=device)}
     torch.manual_seed(params.seed)
@@ -44,13 +48,15 @@ def main() -> None:
                         frozen["discriminator"], params.hole_fill)
     for net in (model.generator, model.decoder, model.discriminator):
         net.eval().requires_grad_(False)  # frozen, BatchNorm on its running statistics
-    print(describe("E_z", model.inversion_encoder, to_tensor(test[:2], device)))
+    print(describe("E_z", model.inversion_encoder, to_tensor(val[:2], device)))
     encoder_view = distributed.wrap(model.inversion_encoder, device)  # DDP under torchrun
     optimizer = torch.optim.Adam(model.inversion_encoder.parameters(), lr=params.lr,
                                  betas=tuple(params.betas))
     checkpoint = Checkpoint("checkpoints/train_inversion.pt",
                             {"inversion_encoder": model.inversion_encoder}, {"adam": optimizer},
                             fingerprint(vars(params), [TRAIN, TRAIN_MASKS, AUTOENCODER, GAN]))
+    early_stop = EarlyStop("val_l1", params.patience, Path("checkpoints/train_inversion.best.pt"),
+                           {"inversion_encoder": model.inversion_encoder})
 
     def train_epoch(epoch: int, progress) -> dict:
         rng, mean = epoch_generator(params.seed, epoch), Mean()
@@ -71,36 +77,38 @@ def main() -> None:
         return mean.result()
 
     def evaluate(epoch: int) -> dict:
-        scores = score_pairs(model, model.inversion_encoder, test, eval_masks, pairs,
-                             device)
-        return {"test_l1": float(scores.l1.mean()), "test_psnr": float(scores.psnr.mean())}
+        scores = score_pairs(model, model.inversion_encoder, val, eval_masks, pairs, device)
+        return {"val_l1": float(scores.l1.mean()), "val_psnr": float(scores.psnr.mean())}
 
-    fit(params.epochs, train_epoch, checkpoint,
-        lambda h: write_tsv(h, "plots/inversion/losses.tsv"), evaluate)
+    history = fit(params.epochs, train_epoch, checkpoint,
+                  lambda h: write_tsv(h, "plots/inversion/losses.tsv"), evaluate, early_stop)
     if not distributed.is_main():
         return  # rank 0 writes the outputs while the others wait in `distributed.launch`
+    early_stop.restore_best()
     model.inversion_encoder.eval()
     export_inpainter("models/inpainter", {
         "inversion_encoder": (cfg, model.inversion_encoder),
         "generator": (gan_cfg, model.generator),
         "discriminator": (gan_cfg, model.discriminator),
         "decoder": (network_config(AUTOENCODER, "decoder"), model.decoder)}, params.hole_fill)
-    scores = score_pairs(model, model.inversion_encoder, test, eval_masks, pairs,
-                             device)
+    scores = score_pairs(model, model.inversion_encoder, val, eval_masks, pairs, device)
     by_bucket = scores.groupby("bucket", sort=False).mean()
-    write_json({"test": {"l1": round(float(scores.l1.mean()), 5),
-                         "psnr": round(float(scores.psnr.mean()), 3)},
+    write_json({"val": {"l1": round(float(scores.l1.mean()), 5),
+                        "psnr": round(float(scores.psnr.mean()), 3)},
+                "best_epoch": early_stop.best(history)[0],
+                "epochs_trained": history[-1]["epoch"],
                 "buckets": {b: {k: round(float(v), 4) for k, v in row.items()}
                             for b, row in by_bucket.iterrows()}}, "metrics/inversion.json")
     show = pairs.groupby("bucket", sort=False).head(2)[:12]
-    x = to_tensor(test[show.image_index.values], device)
+    x = to_tensor(val[show.image_index.values], device)
     known = torch.from_numpy(eval_masks[show.eval_mask_index.values]).float()[:, None].to(device)
     with torch.no_grad():
         out = model(x, known)
     rows = [to_uint8(model.damaged(x, known)), to_uint8(out),
-            to_uint8(known * x + (1 - known) * out), test[show.image_index.values]]
+            to_uint8(known * x + (1 - known) * out), val[show.image_index.values]]
     save_grid(np.concatenate(rows), len(show), "plots/inversion/inpainted.png")
     checkpoint.remove()
+    early_stop.remove()
     print(by_bucket.round(3).to_string())
 
 

@@ -1,13 +1,15 @@
 """A tiny exported model for end-to-end tests, trained once per session by the real stages.
 
 Use it from a test module with `pytest_plugins = ["fixtures_model"]`; the fixture runs
-prepare, masks, train_ae, train_gan and train_inversion in a temporary work folder on a
+prepare, masks, metric_weights, train_ae, train_gan and train_inversion in a temporary work
+folder on a
 32-pixel synthetic set, one epoch each, then the retrained baselines train_pconv and
 train_gatedconv (width 4, one epoch): about a minute on one core. The models are poor, but
 every code path of loading and inpainting is the one a real model takes.
 
-PConv's loss needs the LPIPS AlexNet, so `metric_weights` runs first (from its download
-cache) and its output is removed again once PConv is trained: the work folder is then a
+train_gan's sample FID needs the Inception network and PConv's loss the LPIPS AlexNet, so
+`metric_weights` runs first (from its download cache) and its output is removed again once
+the models are trained: the work folder is then a
 pipeline that has not run `metric_weights`, as the benchmark's missing-weights test expects.
 """
 from __future__ import annotations
@@ -34,8 +36,8 @@ TINY_PARAMS = {
     "gatedconv": {"epochs": 1, "batch_size": 16, "lr": 0.001, "betas": [0.5, 0.999], "seed": 0,
                   "width": 4, "disc_width": 4, "gan_weight": 1.0},
 }
-STAGES = (("prepare", ()), ("masks", ()), ("train_ae", ()), ("train_gan", ()),
-          ("train_inversion", ()), ("metric_weights", ()),
+STAGES = (("prepare", ()), ("masks", ()), ("metric_weights", ()), ("train_ae", ()),
+          ("train_gan", ()), ("train_inversion", ()),
           ("train_baseline", ("--method", "pconv")), ("train_baseline", ("--method", "gatedconv")))
 
 

@@ -118,7 +118,7 @@ def test_two_processes_match_one_process(prepared: Path, tmp_path: Path):
     _assert_same_tsv(single / "plots/inversion/losses.tsv", multi / "plots/inversion/losses.tsv")
     a, b = (json.loads((folder / "metrics/inversion.json").read_text())
             for folder in (single, multi))
-    assert a["test"] == pytest.approx(b["test"], rel=FIGURE_RTOL)
+    assert a["val"] == pytest.approx(b["val"], rel=FIGURE_RTOL)
 
 
 def _inversion_encoder() -> InversionEncoder:

@@ -8,12 +8,18 @@ the three stages the method needs (train_ae, train_gan, train_inversion). For ea
 baseline it prints the ratio to `ours` and the epochs that would match `ours` exactly.
 Counting needs one step per stage, not a training run: seconds on a CPU.
 
+Stages that stop early (train_gan, train_inversion) may train fewer epochs than their params
+allow: `--trained` counts the epochs they did train (metrics/<stage>.json, `epochs_trained`),
+so that a trained run's budget is what it spent.
+
     OMP_NUM_THREADS=1 python benchmarks/training_budget.py     # counts data/prepared/train.npy
     OMP_NUM_THREADS=1 python benchmarks/training_budget.py --train-images 4500
+    OMP_NUM_THREADS=1 python benchmarks/training_budget.py --trained   # after `dvc repro`
 """
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
@@ -41,9 +47,19 @@ def train_images(given: int | None) -> int:
     return len(np.load(path, mmap_mode="r"))
 
 
+def trained_epochs(stage: str, planned: int) -> int:
+    """The epochs a finished stage trained (fewer than planned if it stopped early)."""
+    path = PARAMS.parent / "metrics" / f"{SECTIONS[stage]}.json"
+    if not path.is_file():
+        raise SystemExit(f"{path} does not exist: --trained counts a finished run")
+    return int(json.loads(path.read_text()).get("epochs_trained", planned))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-images", type=int, default=None)
+    parser.add_argument("--trained", action="store_true",
+                        help="epochs actually trained (metrics/*.json), not the params' epochs")
     args = parser.parse_args()
     set_threads()
     params = yaml.safe_load(PARAMS.read_text())
@@ -58,6 +74,8 @@ def main() -> None:
         for stage in OURS + BASELINES:
             per_image = step_flops_per_image(build_step(stage, data, device))
             epochs = params[SECTIONS[stage]]["epochs"]
+            if args.trained:
+                epochs = trained_epochs(stage, epochs)
             totals[stage] = (per_image, epochs, per_image * epochs * images)
             print(f"{stage:<17}{per_image / 1e6:>13.0f}{epochs:>8}"
                   f"{totals[stage][2] / 1e12:>14.1f}")

@@ -28,6 +28,8 @@ def work(tiny_model, tmp_path_factory):
     params = yaml.safe_load((folder / "params.yaml").read_text())
     params["benchmark"] = dict(TINY_BENCHMARK)
     params["report"] = {"reference": "ours", "bootstrap_resamples": 50}
+    params["diagnosis"] = {"images": 4, "pairs_per_bucket": 2, "range_steps": 3,
+                           "range_restarts": 2}
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
     return folder
 
@@ -91,22 +93,33 @@ def test_missing_metric_weights_fail_unless_allowed(work, tmp_path):
 
 def test_benchmark_and_report_cover_every_bucket_and_method(work):
     for stage, args in [("metric_weights", ()), ("train_gan", ("--space", "pixel")),
-                        ("benchmark", ()), ("report", ())]:
+                        ("diagnose", ()), ("benchmark", ()), ("report", ())]:
         result = run_stage(stage, work, env={"OMP_NUM_THREADS": "1"}, args=args)
         assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
     table = json.loads((work / "metrics" / "benchmark.json").read_text())
-    methods = ["ours", "ours_raw", "ours_hybrid", "optim", "telea", "ns", "biharmonic",
-               "pconv", "gatedconv"]
+    learned = ["ours", "ours_hybrid", "optim", "pconv", "gatedconv"]
+    methods = [*learned, *(f"{m}+poisson" for m in learned), "ours_raw", "telea", "ns",
+               "biharmonic"]
     assert set(table) == BUCKETS
     for bucket in BUCKETS:
         assert set(table[bucket]) == set(methods)
         for method, row in table[bucket].items():
-            expected = 2 if method == "optim" else 3
+            expected = 2 if method.startswith("optim") else 3
             assert row["n"] == (expected * 6 if bucket == "all masks" else expected)
             assert all(row[k] is not None for k in ("psnr", "ssim", "lpips_alex", "fid"))
             assert 0 <= row["ssim"] <= 1 and row["fid"] >= 0
     assert table["1-10%"]["ours"]["psnr"] > table["1-10%"]["ours_raw"]["psnr"], \
         "pasting the known pixels back can only help"
+    scores = pd.read_csv(work / "data" / "benchmark" / "scores.csv")
+    test, masks = (np.load(work / "data" / name) for name in ("prepared/test.npy",
+                                                               "masks/eval.npy"))
+    for entry in methods:
+        if entry == "ours_raw":
+            continue
+        rows = scores[scores.method == entry]
+        known = masks[rows.eval_mask_index] == 1
+        output = np.load(work / "data" / "benchmark" / f"{entry}.npy")
+        assert np.array_equal(output[known], test[rows.image_index][known]), entry
     timing = json.loads((work / "metrics" / "timing.json").read_text())
     assert set(timing) == set(methods)
     assert all(t["batch1_median_s"] > 0 for t in timing.values())
@@ -123,6 +136,12 @@ def test_benchmark_and_report_cover_every_bucket_and_method(work):
     assert (paired.low <= paired.high).all()
     assert set(paired.bucket) == BUCKETS
     assert (paired[(paired.method == "optim") & (paired.bucket == "all masks")].n == 12).all()
+    diagnosis = json.loads((work / "metrics" / "diagnosis.json").read_text())
+    assert set(diagnosis["whole_image"]) == {"autoencoder", "generator_range", "encoder"}
+    assert set(diagnosis["buckets"]) == BUCKETS - {"all masks"}
+    for row in diagnosis["whole_image"].values():
+        assert row["n"] == 4 and row["psnr"] > 0 and 0 <= row["lpips"] <= 1
+    assert "## Where the quality goes" in markdown
 
 
 def test_report_names_a_reference_that_is_not_a_method(work, tmp_path):

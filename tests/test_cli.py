@@ -371,3 +371,28 @@ def test_surprising_masks_work_with_a_warning(tiny_model, tmp_path):
         assert np.array_equal(repaired[~hole], image[~hole]), name
         if name == "empty":
             assert np.array_equal(repaired, image)
+
+
+def _shifted_fill(images: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """A 'method' whose fill is the true image, 20 grey levels too bright."""
+    return np.clip(images.astype(int) + 20, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "I;16"])
+def test_poisson_blend_takes_a_shifted_fill_back_to_the_truth(mode):
+    from inpaint.inpainter import Inpainter
+    y, x = np.mgrid[:40, :48]
+    grey = (60 + 2 * x + y).astype(np.uint8)  # a smooth ramp, far from 0 and 255
+    if mode == "RGB":
+        truth = np.dstack([grey, grey // 2 + 40, 200 - grey // 2])
+    else:
+        truth = grey.astype(np.uint16) * 257  # 16-bit grey whose 8-bit view is `grey`
+    hole = box_hole(48, 40)
+    blended = Inpainter(_shifted_fill, None, blend="poisson").inpaint(truth, hole)
+    assert blended.dtype == truth.dtype
+    assert np.array_equal(blended, truth), "the shift is taken from the border"
+    pasted = Inpainter(_shifted_fill, None, blend="paste").inpaint(truth, hole)
+    assert np.array_equal(pasted[~hole], truth[~hole])
+    assert (pasted[hole].astype(int) - truth[hole]).min() > 0, "pasting keeps the shift"
+    with pytest.raises(ValueError, match="blend='mix': expected one of paste, poisson"):
+        Inpainter(_shifted_fill, None, blend="mix")

@@ -25,10 +25,13 @@ def test_prepare_then_masks_on_the_synthetic_default(tmp_path):
         result = run_stage(stage, tmp_path)
         assert result.returncode == 0, result.stderr
     train = np.load(tmp_path / "data/prepared/train.npy")
+    val = np.load(tmp_path / "data/prepared/val.npy")
     test = np.load(tmp_path / "data/prepared/test.npy")
-    assert train.shape == (30, 32, 32, 3) and test.shape == (10, 32, 32, 3)
+    assert train.shape == (27, 32, 32, 3) and test.shape == (10, 32, 32, 3)
+    assert val.shape == (3, 32, 32, 3), "val_fraction 0.1 of the 30 non-test images"
     manifest = pd.read_csv(tmp_path / "data/prepared/manifest.csv")
-    assert manifest.split.value_counts().to_dict() == {"train": 30, "test": 10}
+    assert manifest.split.value_counts().to_dict() == {"train": 27, "test": 10, "val": 3}
+    assert manifest.source.is_unique, "the three splits share no image"
 
     summary = json.loads((tmp_path / "metrics/masks.json").read_text())
     assert set(summary["buckets"]) == {"1-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%"}
@@ -41,6 +44,11 @@ def test_prepare_then_masks_on_the_synthetic_default(tmp_path):
     assert set(np.unique(stored)) <= {0, 1}
     ratios = 1 - stored.reshape(len(stored), -1).mean(1)
     assert np.allclose(ratios, eval_masks.sort_index().hole_ratio, atol=1e-4)
+
+    val_pairs = pd.read_csv(tmp_path / "data/masks/val_pairs.csv")
+    assert len(val_pairs) == 3 * 6 and summary["val_pairs"] == 18
+    assert (eval_masks.loc[val_pairs.eval_mask_index, "bucket"].values
+            == val_pairs.bucket.values).all()
 
     first = (tmp_path / "data/masks/eval_pairs.csv").read_bytes()
     assert run_stage("masks", tmp_path).returncode == 0

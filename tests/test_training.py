@@ -12,7 +12,7 @@ import yaml
 from conftest import ROOT
 from inpaint.models import AutoencoderConfig, Decoder, Encoder
 from inpaint.pretrained import load_networks
-from inpaint.training import Checkpoint, NonFiniteLossError, fit
+from inpaint.training import Checkpoint, EarlyStop, NonFiniteLossError, fit
 
 
 def test_one_step_lowers_the_autoencoder_loss():
@@ -67,6 +67,49 @@ def test_nan_guard_names_the_step_and_keeps_the_last_checkpoint(tmp_path):
         _toy_fit(tmp_path / "c.pt", 5, nan_at=2)
     state = torch.load(tmp_path / "c.pt", weights_only=True)
     assert state["epoch"] == 2
+
+
+def _scored_fit(folder, epochs, scores, patience, fail_at=None):
+    """A toy fit whose evaluation reports scores[epoch] (lower is better), early-stopped."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def train_epoch(epoch, progress):
+        if epoch == fail_at:
+            raise KeyboardInterrupt
+        loss = model(torch.ones(4, 2)).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item()}
+
+    stop = EarlyStop("score", patience, folder / "best.pt", {"model": model})
+    evaluate = lambda epoch: {"score": scores[epoch]}  # noqa: E731
+    history = fit(epochs, train_epoch, Checkpoint(folder / "ckpt.pt", {"model": model},
+                                                  {"sgd": opt}, "toy"),
+                  lambda h: None, evaluate, stop)
+    return history, stop, model
+
+
+def test_early_stop_keeps_the_best_weights_and_resumes_to_the_same_stop(tmp_path):
+    scores = [5.0, 3.0, 4.0, 3.5, 1.0, 0.5]
+    history, stop, model = _scored_fit(tmp_path / "a", 6, scores, patience=2)
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4], "two epochs without a new best"
+    assert stop.best(history) == (2, 3.0)
+    last = model.weight.detach().clone()
+    stop.restore_best()
+    assert not torch.equal(model.weight, last), "the best epoch's weights, not the last"
+    (tmp_path / "b").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        _scored_fit(tmp_path / "b", 6, scores, patience=2, fail_at=3)
+    resumed, stop_b, model_b = _scored_fit(tmp_path / "b", 6, scores, patience=2)
+    assert [row["epoch"] for row in resumed] == [1, 2, 3, 4]
+    stop_b.restore_best()
+    assert torch.equal(model_b.weight, model.weight)
+    (tmp_path / "c").mkdir()
+    history, _, _ = _scored_fit(tmp_path / "c", 6, scores, patience=None)
+    assert len(history) == 6, "no patience: every epoch"
 
 
 def test_checkpoint_of_other_params_is_not_resumed(tmp_path):

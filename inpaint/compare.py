@@ -36,12 +36,10 @@ def _mean_difference(reference: np.ndarray, other: np.ndarray,
     return float(difference.mean()), difference[draws].mean(axis=1)
 
 
-def _fid_difference(real: np.ndarray, reference: np.ndarray, other: np.ndarray,
-                    draws: np.ndarray) -> tuple[float, np.ndarray]:
-    def delta(rows: np.ndarray) -> float:
-        return (fid_from_features(real[rows], reference[rows])
-                - fid_from_features(real[rows], other[rows]))
-    return delta(np.arange(len(real))), np.array([delta(rows) for rows in draws])
+def _fids(real: np.ndarray, fake: np.ndarray, draws: np.ndarray) -> tuple[float, np.ndarray]:
+    """FID of the pairs themselves, and of every draw of them."""
+    return (fid_from_features(real, fake),
+            np.array([fid_from_features(real[rows], fake[rows]) for rows in draws]))
 
 
 def paired_differences(scores: pd.DataFrame, features: dict[str, np.ndarray] | None,
@@ -66,21 +64,30 @@ def paired_differences(scores: pd.DataFrame, features: dict[str, np.ndarray] | N
     scores = scores.assign(row=scores.groupby("method", sort=False).cumcount())
     ours = scores[scores.method == reference]
     rows = []
+    # One draw of a set of pairs serves every method compared on that set, and the
+    # reference's FIDs on it are computed once: the costly part, an SVD per draw.
+    draws_of, reference_fids = {}, {}
     for method in scores.method.unique():
         if method == reference:
             continue
         paired = ours.merge(scores[scores.method == method], on=PAIR_KEYS,
                             suffixes=("_ref", "_other"))
         for bucket, group in [*paired.groupby("bucket", sort=False), (ALL_MASKS, paired)]:
-            draws = rng.integers(0, len(group), size=(resamples, len(group)))
+            key = (bucket, group.row_ref.values.tobytes())
+            if key not in draws_of:
+                draws_of[key] = rng.integers(0, len(group), size=(resamples, len(group)))
+            draws = draws_of[key]
             for metric in metrics:
                 if metric == "fid":
                     if features is None or real_features is None:
                         continue
-                    point, boot = _fid_difference(
-                        real_features[group.image_index.values],
-                        features[reference][group.row_ref.values],
-                        features[method][group.row_other.values], draws)
+                    real = real_features[group.image_index.values]
+                    if key not in reference_fids:
+                        reference_fids[key] = _fids(
+                            real, features[reference][group.row_ref.values], draws)
+                    other = _fids(real, features[method][group.row_other.values], draws)
+                    point = reference_fids[key][0] - other[0]
+                    boot = reference_fids[key][1] - other[1]
                 else:
                     ref, other = group[f"{metric}_ref"].values, group[f"{metric}_other"].values
                     if np.isnan(ref).all() or np.isnan(other).all():

@@ -2,8 +2,9 @@
 
 A method is built once from `MethodSettings` and then maps a batch of uint8 images
 (N x H x W x 3) and known-masks (N x H x W, 1 = known) to its raw uint8 output. Whether the
-known pixels are pasted back before scoring is the method's `composite` flag, so that the
-paper's method can be scored both ways. Adding a method is one decorated builder function.
+known pixels are put back before scoring (pasted, or Poisson-blended: `inpaint.blending`) is
+the method's `composite` flag, so that the paper's method can also be scored raw. Adding a
+method is one decorated builder function.
 """
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ def _per_image(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> InpaintFn:
     return lambda images, known: np.stack([fn(i, k) for i, k in zip(images, known)])
 
 
-register("ours", "learned GAN inversion (the paper): Dec(G(E_z(I_M))), known pixels pasted back",
+register("ours", "learned GAN inversion (the paper): Dec(G(E_z(I_M)))",
          model="folder")(_gan_method(learned_inversion))
 register("ours_raw", "the same, scored on the raw decoder output", composite=False,
          model="folder", cli=False)(_gan_method(learned_inversion))

@@ -111,15 +111,16 @@ def _gan_step(data: Data, device: torch.device, space: str) -> Step:
     if space == "feature":
         encoder = Encoder(AutoencoderConfig(resolution=data.images.shape[1])).to(device)
         encoder.requires_grad_(False)
-    reals = stage_module("train_gan").real_inputs(space, data.images, encoder, device)
-    cfg = GanConfig(size=reals.shape[-1], channels=reals.shape[1], z_dim=params.z_dim,
+    train_gan = stage_module("train_gan")
+    reals = train_gan.real_inputs(space, data.images, encoder, device, params.flip)
+    cfg = GanConfig(size=reals.shape[-1], channels=reals.shape[2], z_dim=params.z_dim,
                     width=params.width if space == "feature" else params.pixel_width)
     generator, discriminator = Generator(cfg).to(device), Discriminator(cfg).to(device)
     opt_g, opt_d = _adam([generator], params), _adam([discriminator], params)
 
     def assemble(index: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, ...]:
         z = torch.randn(len(index), cfg.z_dim, generator=rng).to(device)
-        return reals[index.to(device)], z
+        return train_gan.draw_reals(reals, index, rng), z
 
     def compute(real: torch.Tensor, z: torch.Tensor) -> None:
         gan_step(generator, discriminator, opt_g, opt_d, real, z)
@@ -127,7 +128,7 @@ def _gan_step(data: Data, device: torch.device, space: str) -> Step:
     stage = "train_gan" if space == "feature" else "train_pixel_gan"
     return Step(stage, params.batch_size, assemble, compute,
                 {"G": (generator, torch.zeros(1, cfg.z_dim, device=device)),
-                 "D": (discriminator, reals[:1])})
+                 "D": (discriminator, reals[0, :1])})
 
 
 def _inversion_step(data: Data, device: torch.device) -> Step:

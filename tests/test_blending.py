@@ -23,8 +23,8 @@ def smooth_image(height: int, width: int, seed: int = 0, channels: int = 3) -> n
 
 def shifted(image: np.ndarray, offset) -> np.ndarray:
     out = image.astype(np.int64) + offset
-    assert out.min() >= 0 and out.max() <= 255, "the test's offset would clip"
-    return out.astype(np.uint8)
+    assert out.min() >= 0 and out.max() <= np.iinfo(image.dtype).max, "the offset would clip"
+    return out.astype(image.dtype)
 
 
 def test_constant_offset_in_an_interior_hole_is_undone_exactly():
@@ -134,6 +134,15 @@ def test_no_hole_all_hole_and_grey_images():
     np.testing.assert_array_equal(out, grey)
     np.testing.assert_array_equal(poisson_blend(grey[..., 0], known, shifted(grey, -11)[..., 0]),
                                   grey[..., 0])
+
+
+def test_sixteen_bit_images_keep_their_range():
+    truth = smooth_image(30, 36, seed=8).astype(np.uint16) * 257  # up to 53970, not 255
+    known = np.ones((30, 36), np.uint8)
+    known[8:22, 10:30] = 0
+    out = poisson_blend(truth, known, shifted(truth, np.array([2000, -1500, 900])))
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out, truth)
 
 
 def test_batch_modes_and_unknown_mode():

@@ -82,10 +82,10 @@ def _assert_same_tsv(path_a: Path, path_b: Path) -> None:
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A work folder with the tiny data and masks."""
+    """A work folder with the tiny data, masks and metric weights (train_gan's sample FID)."""
     work = tmp_path_factory.mktemp("distributed")
     (work / "params.yaml").write_text(yaml.safe_dump(TINY))
-    for stage in ("prepare", "masks"):
+    for stage in ("prepare", "masks", "metric_weights"):
         _ok(run_stage(stage, work, env={"OMP_NUM_THREADS": "1"}))
     return work
 

@@ -49,9 +49,9 @@ BYTES_PER_PIXEL, HEADROOM_BYTES = 12, 1 << 20
 
 @dataclass
 class Job:
-    """One checked request: the decoded photo and mask, and the method to run."""
-    image: Image.Image
-    mask: Image.Image
+    """One checked request: the uploaded photo and mask, still encoded, and the method."""
+    image: bytes
+    mask: bytes
     image_name: str
     mask_name: str
     method: str
@@ -67,21 +67,18 @@ def model_path(method: str, model: Path | None, models_dir: Path) -> Path | None
     return models_dir / f"{method}.pt" if kind == "file" else None
 
 
-def decode(upload: UploadFile, what: str, max_pixels: int) -> Image.Image:
-    """The uploaded image, decoded with its EXIF orientation as `images.open_image` does; the
+def decode(data: bytes, name: str, max_pixels: int) -> Image.Image:
+    """An uploaded image, decoded with its EXIF orientation as `images.open_image` does; the
     pixel count is checked before decoding, so an oversized image never takes the memory."""
-    name = upload.filename or what
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(upload.file.read()))
-            if image.width * image.height > max_pixels:
-                raise HTTPException(413, f"{name}: {image.width}x{image.height} is "
-                                         f"{image.width * image.height:,} pixels; this server "
-                                         f"takes at most {max_pixels:,} (--max-pixels)")
-            image.load()  # decode now: a truncated file fails here
-            return ImageOps.exif_transpose(image)
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        image = Image.open(io.BytesIO(data))
+        if image.width * image.height > max_pixels:
+            raise HTTPException(413, f"{name}: {image.width}x{image.height} is "
+                                     f"{image.width * image.height:,} pixels; this server "
+                                     f"takes at most {max_pixels:,} (--max-pixels)")
+        image.load()  # decode now: a truncated file fails here
+        return ImageOps.exif_transpose(image)
+    except Image.DecompressionBombError as err:  # Pillow's own limit, under a larger --max-pixels
         raise HTTPException(413, f"{name}: {err}") from None
     except UnidentifiedImageError:  # its message names the in-memory buffer, not the file
         raise HTTPException(400, f"{name}: cannot decode image (not an image format that "
@@ -99,11 +96,11 @@ def png_bytes(result: Image.Image, source: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-class Methods:
-    """The registry's methods, loaded once, and the lock that runs one inference at a time."""
+class Runner:
+    """The registry's methods, loaded once, and the lock that runs one request at a time."""
 
-    def __init__(self, model: Path | None, models_dir: Path):
-        self.model, self.models_dir = model, models_dir
+    def __init__(self, model: Path | None, models_dir: Path, max_pixels: int):
+        self.model, self.models_dir, self.max_pixels = model, models_dir, max_pixels
         self.loaded: dict[str, Inpainter] = {}
         self.reasons: dict[str, str] = {}  # why a method cannot run: its model's load error
         for name in cli_methods():
@@ -139,19 +136,21 @@ class Methods:
 
     def run(self, job: Job) -> Response:
         """Inpaint one job; the answer carries the run time and warnings in its headers."""
-        with self.lock:
+        with self.lock:  # decoding too: a waiting request holds only its compressed upload
+            image = decode(job.image, job.image_name, self.max_pixels)
+            mask = decode(job.mask, job.mask_name, self.max_pixels)
             inpainter = self.get(job.method, job.refine_steps)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 start = time.perf_counter()
                 try:
-                    result = inpainter.inpaint(job.image, job.mask)
+                    result = inpainter.inpaint(image, mask)
                 except InputError as err:
                     name = job.image_name if err.which == "image" else job.mask_name
                     raise HTTPException(422, f"{name}: {err}") from None
                 seconds = time.perf_counter() - start
         notes = [str(w.message) for w in caught if issubclass(w.category, InpaintWarning)]
-        return Response(png_bytes(result, job.image), media_type="image/png",
+        return Response(png_bytes(result, image), media_type="image/png",
                         headers={"X-Inpaint-Seconds": f"{seconds:.4f}",
                                  "X-Inpaint-Warnings": json.dumps(notes)})
 
@@ -163,8 +162,8 @@ def form_text(form: FormData, field: str, default: str) -> str:
     return value
 
 
-def read_job(form: FormData, max_pixels: int) -> Job:
-    """Check and decode a request's form; any problem is an HTTPException naming it."""
+def read_job(form: FormData) -> Job:
+    """Check a request's form; any problem is an HTTPException naming it."""
     uploads = {}
     for field in ("image", "mask"):
         upload = form.get(field)
@@ -180,10 +179,9 @@ def read_job(form: FormData, max_pixels: int) -> Job:
     if not steps.isdigit() or int(steps) > MAX_REFINE_STEPS:
         raise HTTPException(400, f"refine_steps={steps!r}: expected a whole number from 0 to "
                                  f"{MAX_REFINE_STEPS}")
-    image = decode(uploads["image"], "image", max_pixels)
-    mask = decode(uploads["mask"], "mask", max_pixels)
-    return Job(image, mask, uploads["image"].filename or "image",
-               uploads["mask"].filename or "mask", method, int(steps))
+    return Job(uploads["image"].file.read(), uploads["mask"].file.read(),
+               uploads["image"].filename or "image", uploads["mask"].filename or "mask",
+               method, int(steps))
 
 
 def create_app(model: Path | None = None, models_dir: Path = Path("models"),
@@ -199,10 +197,10 @@ def create_app(model: Path | None = None, models_dir: Path = Path("models"),
     # Starlette spools an uploaded file to a temporary file on disk past this size; keep every
     # upload that passes the size check in memory instead (the parser reads the class setting)
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_body)
-    methods = Methods(model, models_dir)
+    runner = Runner(model, models_dir, max_pixels)
     # the Swagger pages load their scripts from a CDN: off, as the page must work offline
     app = FastAPI(title="inpaint", docs_url=None, redoc_url=None)
-    app.state.methods = methods
+    app.state.runner = runner
     app.state.admission = threading.BoundedSemaphore(max_requests)
     page = resources.files("inpaint").joinpath("static/index.html").read_text(encoding="utf-8")
 
@@ -212,7 +210,7 @@ def create_app(model: Path | None = None, models_dir: Path = Path("models"),
 
     @app.get("/api/methods")
     def list_methods() -> dict:
-        return {"methods": methods.describe(), "max_pixels": max_pixels,
+        return {"methods": runner.describe(), "max_pixels": max_pixels,
                 "max_refine_steps": MAX_REFINE_STEPS}
 
     @app.post("/api/inpaint")
@@ -229,8 +227,8 @@ def create_app(model: Path | None = None, models_dir: Path = Path("models"),
                                      "try again when they are done")
         try:
             async with request.form(max_files=2, max_fields=2) as form:
-                job = await run_in_threadpool(read_job, form, max_pixels)
-            return await run_in_threadpool(methods.run, job)
+                job = await run_in_threadpool(read_job, form)
+            return await run_in_threadpool(runner.run, job)
         finally:
             app.state.admission.release()
 
@@ -260,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     app = create_app(args.model, args.models_dir, args.max_pixels)
-    for method in app.state.methods.describe():
+    for method in app.state.runner.describe():
         if not method["available"]:
             print(f"inpaint serve: {method['name']} unavailable: {method['reason']}")
     if args.host not in ("127.0.0.1", "localhost", "::1"):

@@ -253,6 +253,7 @@ def chrome(tmp_path: Path):
                  "--disable-component-update", "--disable-sync", "--window-size=1360,1000",
                  f"--user-data-dir={tmp_path / 'profile'}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the page's console
     options.add_experimental_option("prefs", {
         "download.default_directory": str(tmp_path / "downloads"),
         "download.prompt_for_download": False})
@@ -309,7 +310,8 @@ def test_page_in_a_browser_paints_runs_two_methods_and_downloads(tiny_model, tmp
                                  for r in results))
         assert [r.get_attribute("alt") for r in results] == ["ours result", "telea result"]
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1360, height)  # the whole page, results included
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {  # the whole page
+            "width": 1360, "height": height, "deviceScaleFactor": 1, "mobile": False})
         driver.save_screenshot(str(ROOT / "reports" / "web.png"))
 
         driver.find_element(By.CSS_SELECTOR, "[data-method=telea] a[download]").click()
@@ -323,6 +325,8 @@ def test_page_in_a_browser_paints_runs_two_methods_and_downloads(tiny_model, tmp
 
         results[1].click()  # the before / after view
         assert driver.find_element(By.ID, "compare").is_displayed()
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert not errors, errors
     finally:
         if driver is not None:
             driver.quit()

@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import socket
+import sys
 import threading
 import time
 import warnings
@@ -235,6 +237,13 @@ def create_app(model: Path | None = None, models_dir: Path = Path("models"),
     return app
 
 
+def positive(text: str) -> int:
+    value = int(text)  # argparse reports a ValueError as a usage error
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be 1 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inpaint serve",
@@ -243,28 +252,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help="address to listen on (default: %(default)s, this machine only)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help="port (default: %(default)s)")
+                        help="port (default: %(default)s; 0 picks a free one)")
     parser.add_argument("--model", type=Path, default=None, metavar="DIR",
                         help="exported model folder for ours and optim (default: "
                              "<models-dir>/inpainter)")
     parser.add_argument("--models-dir", type=Path, default=Path("models"), metavar="DIR",
                         help="folder of the pipeline's models: inpainter/, pconv.pt, "
                              "gatedconv.pt (default: %(default)s)")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+    parser.add_argument("--max-pixels", type=positive, default=DEFAULT_MAX_PIXELS, metavar="N",
                         help="largest image accepted, in pixels (default: %(default)s)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    ipv6 = ":" in args.host
+    try:  # bound first: a busy port fails at once, and the address printed below is ours
+        sock = socket.create_server((args.host, args.port),
+                                    family=socket.AF_INET6 if ipv6 else socket.AF_INET)
+    except OSError as err:
+        print(f"inpaint serve: error: cannot listen on {args.host} port {args.port} ({err})",
+              file=sys.stderr)
+        return 1
     app = create_app(args.model, args.models_dir, args.max_pixels)
     for method in app.state.runner.describe():
         if not method["available"]:
             print(f"inpaint serve: {method['name']} unavailable: {method['reason']}")
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"inpaint serve: listening on {args.host}: other machines can reach this page")
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"inpaint serve: open http://{host}:{args.port} in a browser (Ctrl+C stops)",
-          flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    host, port = f"[{args.host}]" if ipv6 else args.host, sock.getsockname()[1]  # --port 0: any
+    print(f"inpaint serve: open http://{host}:{port} in a browser (Ctrl+C stops)", flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     return 0

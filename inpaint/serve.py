@@ -157,6 +157,12 @@ class Runner:
                                  "X-Inpaint-Warnings": json.dumps(notes)})
 
 
+def whole_number(text: str) -> int | None:
+    """`text` as a number 0, 1, 2, ..., or None: ASCII digits only (`str.isdigit` also takes
+    digits like '²' that `int` refuses)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def form_text(form: FormData, field: str, default: str) -> str:
     value = form.get(field, default)
     if not isinstance(value, str):
@@ -177,13 +183,14 @@ def read_job(form: FormData) -> Job:
     if method not in cli_methods():
         raise HTTPException(400, f"unknown method {method!r}; methods: "
                                  f"{', '.join(cli_methods())}")
-    steps = form_text(form, "refine_steps", "0")
-    if not steps.isdigit() or int(steps) > MAX_REFINE_STEPS:
-        raise HTTPException(400, f"refine_steps={steps!r}: expected a whole number from 0 to "
+    text = form_text(form, "refine_steps", "0")
+    steps = whole_number(text)
+    if steps is None or steps > MAX_REFINE_STEPS:
+        raise HTTPException(400, f"refine_steps={text!r}: expected a whole number from 0 to "
                                  f"{MAX_REFINE_STEPS}")
     return Job(uploads["image"].file.read(), uploads["mask"].file.read(),
                uploads["image"].filename or "image", uploads["mask"].filename or "mask",
-               method, int(steps))
+               method, steps)
 
 
 def create_app(model: Path | None = None, models_dir: Path = Path("models"),
@@ -217,12 +224,12 @@ def create_app(model: Path | None = None, models_dir: Path = Path("models"),
 
     @app.post("/api/inpaint")
     async def inpaint(request: Request) -> Response:
-        length = request.headers.get("content-length")
-        if length is None or not length.isdigit():
+        length = whole_number(request.headers.get("content-length", ""))
+        if length is None:
             raise HTTPException(411, "the request needs a Content-Length")
-        if int(length) > max_body:
-            raise HTTPException(413, f"upload of {int(length):,} bytes; this server takes at "
-                                     f"most {max_body:,} (--max-pixels {max_pixels:,})")
+        if length > max_body:
+            raise HTTPException(413, f"upload of {length:,} bytes; this server takes at most "
+                                     f"{max_body:,} (--max-pixels {max_pixels:,})")
         # admitted before the body is read, so waiting requests hold bounded memory
         if not app.state.admission.acquire(blocking=False):
             raise HTTPException(429, f"busy: {max_requests} requests are running or waiting; "

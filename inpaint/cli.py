@@ -2,9 +2,10 @@
 
 One pair: `inpaint IMAGE MASK -o OUT`; a folder of pairs: `inpaint --images DIR --masks DIR
 -o DIR`; `--method NAME` picks the method from the registry the benchmark scores
-(`inpaint.methods`, default `ours`). Bad input stops with one line on stderr naming the file
-and a non-zero exit; outputs are written to a temporary file and renamed into place, so a
-failure never leaves a partial file.
+(`inpaint.methods`, default `ours`); `inpaint serve` opens a web page to paint the hole and
+compare the methods (`inpaint.serve`). Bad input stops with one line on stderr naming the
+file and a non-zero exit; outputs are written to a temporary file and renamed into place, so
+a failure never leaves a partial file.
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ examples:
   inpaint photo.jpg hole.png -o out.png --method pconv          # uses models/pconv.pt
   inpaint photo.jpg hole.png -o out.png --method telea          # no model needed
   inpaint --images photos/ --masks masks/ -o repaired/
+  inpaint serve                                                 # compare methods in a browser
 
 Masks are white = hole (black = hole with --mask-format black-hole), thresholded at 50%, and
 must have the image's size unless --resize-mask is given. Folder mode pairs files by name
@@ -259,6 +261,10 @@ def run_folder(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:  # before the IMAGE MASK parser; the web stack loads only here
+        from .serve import main as serve
+        return serve(argv[1:])
     args = parse_args(argv)
     try:
         return run_folder(args) if args.folder_mode else run_single(args)

@@ -24,8 +24,8 @@ import torch
 
 from inpaint.config import GatedConvParams, PConvParams, load_section
 from inpaint.device import get_device
-from inpaint.images import load_npy
-from inpaint.training import random_masks, score_pairs, set_threads, take, to_tensor
+from inpaint.data.images import load_npy
+from inpaint.training.loop import random_masks, score_pairs, set_threads, take, to_tensor
 from steps import PARAMS, global_batches, stage_module
 
 PARAMS_OF = {"pconv": PConvParams, "gatedconv": GatedConvParams}

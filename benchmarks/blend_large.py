@@ -1,9 +1,9 @@
-"""Poisson blending (inpaint/blending.py) on large photos: wall time, peak memory, what was
+"""Poisson blending (inpaint/api/blending.py) on large photos: wall time, peak memory, what was
 solved, and exactness on the known pixels.
 
 Each case is a synthetic photo-like image (smooth colour gradients plus noise), a free-form
 hole mask (thick random strokes and ellipses drawn with cv2, sized to the image's short side
-as in inpaint/masks.py, added until the hole ratio is within +-1% of the target) and a fill
+as in inpaint/data/masks.py, added until the hole ratio is within +-1% of the target) and a fill
 = image + a colour offset + noise. Default cases: 6000 x 4000 (24 MP) with 10% and 50% holes,
 and 512 x 512 and 64 x 64 with the same ratios for reference.
 
@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inpaint.blending import DEFAULT_MAX_UNKNOWNS, poisson_blend
+from inpaint.api.blending import DEFAULT_MAX_UNKNOWNS, poisson_blend
 
 CLEAR_REFS, STATUS = Path("/proc/self/clear_refs"), Path("/proc/self/status")
 OFFSET = (12.0, -8.0, 20.0)  # colour shift of the fill, per channel
@@ -64,7 +64,7 @@ def photo(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 
 def _shape(hole: np.ndarray, rng: np.random.Generator) -> None:
     """One stroke (a random walk of thick segments, 75%) or ellipse (25%), sizes relative to
-    the short side as in inpaint/masks.py."""
+    the short side as in inpaint/data/masks.py."""
     height, width = hole.shape
     size = min(height, width)
     if rng.random() < 0.75:

@@ -1,7 +1,7 @@
 """The compute limit: how close each training stage comes to the machine's matmul rate.
 
 Prints, at one resolution (params.yaml's widths and batch sizes):
-- the forward FLOPs per image of every network (`inpaint.models.flops_per_image`);
+- the forward FLOPs per image of every network (`inpaint.paper.networks.flops_per_image`);
 - the FLOPs per image of a whole training step (forward, backward, every network the loss
   passes through), counted by torch.utils.flop_counter on one real step;
 - the machine's measured fp32 matmul rate (median of several n x n products), the stage's
@@ -24,8 +24,8 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from inpaint.device import get_device
-from inpaint.models import flops_per_image
-from inpaint.training import batches, epoch_generator, set_threads
+from inpaint.paper.networks import flops_per_image
+from inpaint.training.loop import batches, epoch_generator, set_threads
 from steps import STAGES, Step, build_step, make_data, synchronise, time_step
 
 COUNT = 256  # images in the memory-mapped benchmark set

@@ -1,4 +1,4 @@
-"""Inference speed of every method of inpaint/methods.py: images per second at batch 1 and
+"""Inference speed of every method of inpaint/api/methods.py: images per second at batch 1 and
 batched, the speed ratio ours / optim, and each method's peak memory.
 
 Inputs are synthetic faces and generated free-form masks (10-50% holes) at the resolution of
@@ -24,11 +24,11 @@ import torch
 
 from inpaint.config import BenchmarkParams, load_section
 from inpaint.device import get_device
-from inpaint.masks import generate_masks
-from inpaint.methods import METHODS, InpaintFn, MethodSettings, get_method
+from inpaint.data.masks import generate_masks
+from inpaint.api.methods import METHODS, InpaintFn, MethodSettings, get_method
 from inpaint.pretrained import read_inpainter_config
-from inpaint.synthetic import synthetic_faces
-from inpaint.training import set_threads
+from inpaint.data.synthetic import synthetic_faces
+from inpaint.training.loop import set_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 CLEAR_REFS, STATUS = Path("/proc/self/clear_refs"), Path("/proc/self/status")

@@ -16,9 +16,9 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from inpaint.inversion import GanInverter, realism_loss
-from inpaint.models import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
-                            Generator, InversionConfig, InversionEncoder)
+from inpaint.paper.inversion import GanInverter, realism_loss
+from inpaint.paper.networks import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
+                                    Generator, InversionConfig, InversionEncoder)
 
 STAGES = ("train_ae", "train_gan", "train_inversion")
 

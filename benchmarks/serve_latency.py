@@ -22,9 +22,9 @@ import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from inpaint.masks import generate_mask
-from inpaint.serve import create_app
-from inpaint.synthetic import synthetic_face
+from inpaint.data.masks import generate_mask
+from inpaint.api.serve import create_app
+from inpaint.data.synthetic import synthetic_face
 
 
 def png(array: np.ndarray) -> bytes:

@@ -25,17 +25,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inpaint.baseline_losses import AlexFeatures
-from inpaint.baseline_nets import GatedConfig, PatchGanConfig, PConvConfig, masked_input
-from inpaint.baselines_learned import GatedConvTrainer, PConvTrainer
+from inpaint.baselines.losses import AlexFeatures
+from inpaint.baselines.networks import GatedConfig, PatchGanConfig, PConvConfig, masked_input
+from inpaint.baselines.learned import GatedConvTrainer, PConvTrainer
 from inpaint.config import (AutoencoderParams, GanParams, GatedConvParams, InversionParams,
                             PConvParams, load_section)
-from inpaint.images import load_npy
-from inpaint.inversion import realism_loss
-from inpaint.masks import generate_masks
-from inpaint.models import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
-                            Generator, InversionConfig, InversionEncoder)
-from inpaint.training import batches, epoch_generator, gan_step, random_masks, take, to_tensor
+from inpaint.data.images import load_npy
+from inpaint.paper.inversion import realism_loss
+from inpaint.data.masks import generate_masks
+from inpaint.paper.networks import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
+                                    Generator, InversionConfig, InversionEncoder)
+from inpaint.training.loop import batches, epoch_generator, gan_step, random_masks, take, to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params.yaml"

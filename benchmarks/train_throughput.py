@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from inpaint.device import get_device
-from inpaint.training import set_threads
+from inpaint.training.loop import set_threads
 from steps import STAGES, build_step, make_data, time_step
 
 

@@ -28,7 +28,7 @@ import yaml
 
 from compute_limit import COUNT, step_flops_per_image
 from inpaint.device import get_device
-from inpaint.training import set_threads
+from inpaint.training.loop import set_threads
 from steps import PARAMS, build_step, make_data
 
 OURS = ("train_ae", "train_gan", "train_inversion")

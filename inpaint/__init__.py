@@ -10,6 +10,6 @@ __all__ = ["Inpainter"]
 
 def __getattr__(name: str):
     if name == "Inpainter":
-        from .inpainter import Inpainter
+        from inpaint.api.inpainter import Inpainter
         return Inpainter
     raise AttributeError(f"module 'inpaint' has no attribute {name!r}")

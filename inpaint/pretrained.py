@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .baseline_nets import (GatedConfig, GatedGenerator, PatchDiscriminator, PatchGanConfig,
-                            PConvConfig, PConvUNet)
-from .images import atomic_path
-from .models import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig, Generator,
-                     InversionConfig, InversionEncoder)
+from inpaint.baselines.networks import (GatedConfig, GatedGenerator, PatchDiscriminator,
+                                         PatchGanConfig, PConvConfig, PConvUNet)
+from inpaint.data.images import atomic_path
+from inpaint.paper.networks import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
+                                    Generator, InversionConfig, InversionEncoder)
 
 FORMAT_VERSION = 1
 NETWORKS = {  # name -> (config class, module class)

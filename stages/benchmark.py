@@ -2,7 +2,7 @@
 hole-ratio bucket (PSNR, hole PSNR, SSIM, LPIPS, FID) and timed.
 
 A learned method that pastes the known pixels back is scored once per compositing mode of
-`benchmark.blends`: `<method>` pasted, `<method>+poisson` Poisson-blended (`inpaint.blending`),
+`benchmark.blends`: `<method>` pasted, `<method>+poisson` Poisson-blended (`inpaint.api.blending`),
 from the same raw output; its timings include the compositing.
 
 Prediction is kept apart from scoring: predictions go to data/benchmark/<entry>.npy, the
@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 
 from inpaint.config import BenchmarkParams, load_section
-from inpaint.images import atomic_path, load_npy, save_npy
-from inpaint.blending import blend
-from inpaint.methods import MethodSettings, get_method, scored_name
-from inpaint.metrics import (ALL_MASKS, MetricContext, cached_inception_features, calc_metric,
-                             fid_from_features, inception_features)
-from inpaint.training import set_threads, write_json
-from inpaint.weights import MissingWeightsError
+from inpaint.data.images import atomic_path, load_npy, save_npy
+from inpaint.api.blending import blend
+from inpaint.api.methods import MethodSettings, get_method, scored_name
+from inpaint.evaluation.metrics import (ALL_MASKS, MetricContext, cached_inception_features,
+                                        calc_metric, fid_from_features, inception_features)
+from inpaint.training.loop import set_threads, write_json
+from inpaint.evaluation.weights import MissingWeightsError
 
 OUT = Path("data/benchmark")
 PER_IMAGE_METRICS = ("psnr", "psnr_hole", "ssim", "lpips_alex")

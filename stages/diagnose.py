@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from inpaint.blending import blend
+from inpaint.api.blending import blend
 from inpaint.config import DiagnosisParams, load_section
-from inpaint.images import load_npy
-from inpaint.inversion import GanInverter
-from inpaint.metrics import MetricContext, calc_metric
+from inpaint.data.images import load_npy
+from inpaint.paper.inversion import GanInverter
+from inpaint.evaluation.metrics import MetricContext, calc_metric
 from inpaint.pretrained import load_networks
-from inpaint.training import set_threads, to_tensor, to_uint8, write_json
+from inpaint.training.loop import set_threads, to_tensor, to_uint8, write_json
 
 VAL, EVAL_MASKS, VAL_PAIRS = ("data/prepared/val.npy", "data/masks/eval.npy",
                               "data/masks/val_pairs.csv")

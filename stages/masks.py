@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from inpaint.config import DataParams, MaskParams, load_section
-from inpaint.images import atomic_path, list_images, load_npy, save_npy
-from inpaint.masks import (assign_buckets, bucket_labels, evaluation_pairs, generate_masks,
-                           load_mask_folder, split_pools)
+from inpaint.data.images import atomic_path, list_images, load_npy, save_npy
+from inpaint.data.masks import (assign_buckets, bucket_labels, evaluation_pairs, generate_masks,
+                                load_mask_folder, split_pools)
 
 OUT = Path("data/masks")
 

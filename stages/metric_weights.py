@@ -2,14 +2,14 @@
 
 Downloads the pinned archives (kept in $INPAINT_WEIGHTS_CACHE or ~/.cache/inpaint), checks
 their sha256, converts the weights and writes models/metric_weights/{inception_fid.pt,
-lpips_alex.pt,weights.json}. See inpaint/weights.py.
+lpips_alex.pt,weights.json}. See inpaint/evaluation/weights.py.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from inpaint.weights import MANIFEST_FILE, fetch_metric_weights
+from inpaint.evaluation.weights import MANIFEST_FILE, fetch_metric_weights
 
 OUT = Path("models/metric_weights")
 

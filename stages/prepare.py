@@ -13,8 +13,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from inpaint.config import DataParams, load_section
-from inpaint.images import ImageError, atomic_path, list_images, square_resized
-from inpaint.synthetic import synthetic_faces
+from inpaint.data.images import ImageError, atomic_path, list_images, square_resized
+from inpaint.data.synthetic import synthetic_faces
 
 OUT = Path("data/prepared")
 

@@ -15,11 +15,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from inpaint.blending import BLEND_MODES  # noqa: E402
-from inpaint.compare import BETTER, PAIR_KEYS, UNCLEAR, WORSE, paired_differences  # noqa: E402
+from inpaint.api.blending import BLEND_MODES  # noqa: E402
+from inpaint.evaluation.compare import (BETTER, PAIR_KEYS, UNCLEAR, WORSE,  # noqa: E402
+                                        paired_differences)
 from inpaint.config import ReportParams, load_section  # noqa: E402
-from inpaint.images import atomic_path, load_npy  # noqa: E402
-from inpaint.methods import METHODS  # noqa: E402
+from inpaint.data.images import atomic_path, load_npy  # noqa: E402
+from inpaint.api.methods import METHODS  # noqa: E402
 
 TABLE_METRICS = {"psnr": ("PSNR", max), "ssim": ("SSIM", max), "fid": ("FID", min),
                  "lpips_alex": ("LPIPS", min)}

@@ -10,14 +10,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inpaint import distributed
+from inpaint.training import distributed
 from inpaint.config import AutoencoderParams, load_section
-from inpaint.images import load_npy
-from inpaint.models import AutoencoderConfig, Decoder, Encoder, describe
+from inpaint.data.images import load_npy
+from inpaint.paper.networks import AutoencoderConfig, Decoder, Encoder, describe
 from inpaint.pretrained import save_networks
-from inpaint.training import (Checkpoint, Mean, batch_psnr, batches, epoch_generator, fingerprint,
-                              fit, save_grid, set_threads, take, to_tensor, to_uint8, write_json,
-                              write_tsv)
+from inpaint.training.loop import (Checkpoint, Mean, batch_psnr, batches, epoch_generator,
+                                   fingerprint, fit, save_grid, set_threads, take, to_tensor,
+                                   to_uint8, write_json, write_tsv)
 
 TRAIN, VAL = "data/prepared/train.npy", "data/prepared/val.npy"
 EVAL_LIMIT = 1000  # images scored per split: enough for a stable mean

@@ -3,7 +3,7 @@
 `--method pconv`: the partial-convolution U-Net of Liu et al. 2018 with its loss (perceptual
 and style terms on the LPIPS AlexNet of models/metric_weights). `--method gatedconv`: the
 gated-convolution coarse-to-fine generator of Yu et al. 2019 with SN-PatchGAN (contextual
-attention dropped; see inpaint/baseline_nets.py). Same data, masks, evaluation pairs and loop
+attention dropped; see inpaint/baselines/networks.py). Same data, masks, evaluation pairs and loop
 as `train_inversion`. Outputs models/<method>.pt, metrics/<method>.json (validation L1 / PSNR
 per hole-ratio bucket on the validation pairs), plots/<method>/losses.tsv and
 plots/<method>/inpainted.png (rows: damaged, output, composite, original).
@@ -16,18 +16,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from inpaint import distributed
-from inpaint.baseline_losses import AlexFeatures
-from inpaint.baseline_nets import GatedConfig, PatchGanConfig, PConvConfig, masked_input
-from inpaint.baselines_learned import BaselineTrainer, GatedConvTrainer, PConvTrainer
+from inpaint.training import distributed
+from inpaint.baselines.losses import AlexFeatures
+from inpaint.baselines.networks import GatedConfig, PatchGanConfig, PConvConfig, masked_input
+from inpaint.baselines.learned import BaselineTrainer, GatedConvTrainer, PConvTrainer
 from inpaint.config import GatedConvParams, PConvParams, load_section
-from inpaint.images import load_npy
-from inpaint.models import describe
+from inpaint.data.images import load_npy
+from inpaint.paper.networks import describe
 from inpaint.pretrained import save_networks
-from inpaint.training import (Checkpoint, Mean, batches, epoch_generator, fingerprint, fit,
-                              random_masks, save_grid, score_pairs, set_threads, take,
-                              to_tensor, to_uint8, write_json, write_tsv)
-from inpaint.weights import DEFAULT_DIR, LPIPS_FILE, load_lpips
+from inpaint.training.loop import (Checkpoint, Mean, batches, epoch_generator, fingerprint, fit,
+                                   random_masks, save_grid, score_pairs, set_threads, take,
+                                   to_tensor, to_uint8, write_json, write_tsv)
+from inpaint.evaluation.weights import DEFAULT_DIR, LPIPS_FILE, load_lpips
 
 TRAIN, VAL = "data/prepared/train.npy", "data/prepared/val.npy"
 TRAIN_MASKS, EVAL_MASKS = "data/masks/train.npy", "data/masks/eval.npy"

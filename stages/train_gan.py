@@ -21,15 +21,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inpaint import distributed
+from inpaint.training import distributed
 from inpaint.config import GanParams, load_section
-from inpaint.images import load_npy
-from inpaint.metrics import MetricContext, fid_from_features, inception_features
-from inpaint.models import Discriminator, GanConfig, Generator, describe
+from inpaint.data.images import load_npy
+from inpaint.evaluation.metrics import MetricContext, fid_from_features, inception_features
+from inpaint.paper.networks import Discriminator, GanConfig, Generator, describe
 from inpaint.pretrained import load_networks, save_networks
-from inpaint.training import (Checkpoint, EarlyStop, Mean, batches, epoch_generator,
-                              fingerprint, fit, gan_step, pairwise_l1, save_grid, set_threads,
-                              to_tensor, to_uint8, write_json, write_tsv)
+from inpaint.training.loop import (Checkpoint, EarlyStop, Mean, batches, epoch_generator,
+                                   fingerprint, fit, gan_step, pairwise_l1, save_grid, set_threads,
+                                   to_tensor, to_uint8, write_json, write_tsv)
 
 TRAIN, VAL, AUTOENCODER = "data/prepared/train.npy", "data/prepared/val.npy", "models/ae.pt"
 WEIGHTS = Path("models/metric_weights")

@@ -17,15 +17,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from inpaint import distributed
+from inpaint.training import distributed
 from inpaint.config import InversionParams, load_section
-from inpaint.images import load_npy
-from inpaint.inversion import GanInverter, realism_loss
-from inpaint.models import InversionConfig, InversionEncoder, describe
+from inpaint.data.images import load_npy
+from inpaint.paper.inversion import GanInverter, realism_loss
+from inpaint.paper.networks import InversionConfig, InversionEncoder, describe
 from inpaint.pretrained import export_inpainter, load_networks, network_config
-from inpaint.training import (Checkpoint, EarlyStop, Mean, batches, epoch_generator,
-                              fingerprint, fit, random_masks, save_grid, score_pairs,
-                              set_threads, take, to_tensor, to_uint8, write_json, write_tsv)
+from inpaint.training.loop import (Checkpoint, EarlyStop, Mean, batches, epoch_generator,
+                                   fingerprint, fit, random_masks, save_grid, score_pairs,
+                                   set_threads, take, to_tensor, to_uint8, write_json, write_tsv)
 
 TRAIN, VAL = "data/prepared/train.npy", "data/prepared/val.npy"
 TRAIN_MASKS, EVAL_MASKS = "data/masks/train.npy", "data/masks/eval.npy"

@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from inpaint.baseline_losses import AlexFeatures
-from inpaint.baseline_nets import (GatedConfig, GatedConv2d, GatedGenerator, PartialConv2d,
-                                   PatchDiscriminator, PatchGanConfig, PConvConfig, PConvUNet,
-                                   masked_input)
-from inpaint.baselines_learned import GatedConvTrainer, PConvTrainer, load_baseline
+from inpaint.baselines.losses import AlexFeatures
+from inpaint.baselines.networks import (GatedConfig, GatedConv2d, GatedGenerator, PartialConv2d,
+                                        PatchDiscriminator, PatchGanConfig, PConvConfig, PConvUNet,
+                                        masked_input)
+from inpaint.baselines.learned import GatedConvTrainer, PConvTrainer, load_baseline
 from inpaint.pretrained import save_networks
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from conftest import run_stage
-from inpaint.methods import METHODS, MethodSettings, composite, get_method
+from inpaint.api.methods import METHODS, MethodSettings, composite, get_method
 
 pytest_plugins = ["fixtures_model"]  # the session-scoped `tiny_model` fixture
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from inpaint.blending import BLEND_MODES, blend, poisson_blend
+from inpaint.api.blending import BLEND_MODES, blend, poisson_blend
 
 OFFSET = np.array([17, -9, 30])
 

@@ -66,7 +66,7 @@ def leftovers(folder: Path) -> list[Path]:
 
 
 def test_help_shows_examples_and_runs_as_a_module():
-    result = run_cli("--help", command=(sys.executable, "-m", "inpaint.cli"))
+    result = run_cli("--help", command=(sys.executable, "-m", "inpaint.api.cli"))
     assert result.returncode == 0
     assert "examples:" in result.stdout and "inpaint --images" in result.stdout
 
@@ -380,7 +380,7 @@ def _shifted_fill(images: np.ndarray, known: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("mode", ["RGB", "I;16"])
 def test_poisson_blend_takes_a_shifted_fill_back_to_the_truth(mode):
-    from inpaint.inpainter import Inpainter
+    from inpaint.api.inpainter import Inpainter
     y, x = np.mgrid[:40, :48]
     grey = (60 + 2 * x + y).astype(np.uint8)  # a smooth ramp, far from 0 and 255
     if mode == "RGB":

@@ -1,12 +1,12 @@
-"""Paired bootstrap comparisons of benchmarked methods (inpaint/compare.py)."""
+"""Paired bootstrap comparisons of benchmarked methods (inpaint/evaluation/compare.py)."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from inpaint.compare import BETTER, UNCLEAR, WORSE, paired_differences, verdict
-from inpaint.metrics import ALL_MASKS, fid_from_features
+from inpaint.evaluation.compare import BETTER, UNCLEAR, WORSE, paired_differences, verdict
+from inpaint.evaluation.metrics import ALL_MASKS, fid_from_features
 
 BUCKETS = ["1-10%", "50-60%"]
 

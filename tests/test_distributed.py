@@ -27,9 +27,9 @@ import torch.multiprocessing as mp
 import yaml
 
 from conftest import ROOT, run_stage
-from inpaint import distributed
-from inpaint.models import (AutoencoderConfig, Decoder, Encoder, InversionConfig,
-                            InversionEncoder)
+from inpaint.training import distributed
+from inpaint.paper.networks import (AutoencoderConfig, Decoder, Encoder, InversionConfig,
+                                    InversionEncoder)
 from inpaint.pretrained import load_networks
 
 WEIGHT_RTOL, FIGURE_RTOL, GRADIENT_RTOL = 2e-3, 1e-4, 1e-5

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpaint.images import ImageError, list_images, load_rgb, square_resized
+from inpaint.data.images import ImageError, list_images, load_rgb, square_resized
 
 
 def _gradient(w=40, h=30):

@@ -4,9 +4,9 @@ import pytest
 from PIL import Image
 
 from conftest import shared_path
-from inpaint.images import list_images
-from inpaint.masks import (assign_buckets, binarise, bucket_labels, evaluation_pairs,
-                           generate_masks, hole_ratio, load_grey, load_mask, split_pools)
+from inpaint.data.images import list_images
+from inpaint.data.masks import (assign_buckets, binarise, bucket_labels, evaluation_pairs,
+                                generate_masks, hole_ratio, load_grey, load_mask, split_pools)
 
 EDGES = [0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
 

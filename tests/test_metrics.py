@@ -11,18 +11,10 @@ import torch
 from conftest import shared_path
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from inpaint import metrics
-from inpaint.weights import (
-    INCEPTION_SOURCE,
-    LPIPS_FILE,
-    MissingWeightsError,
-    fetch_metric_weights,
-    load_inception,
-    load_lpips,
-    load_numpy_pickle,
-    load_torchscript,
-    read_member,
-)
+from inpaint.evaluation import metrics
+from inpaint.evaluation.weights import (INCEPTION_SOURCE, LPIPS_FILE, MissingWeightsError,
+                                        fetch_metric_weights, load_inception, load_lpips,
+                                        load_numpy_pickle, load_torchscript, read_member)
 
 CPU = torch.device("cpu")
 

@@ -4,11 +4,10 @@ import json
 import pytest
 import torch
 
-from inpaint.inversion import GanInverter
-from inpaint.models import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
-                            Generator, InversionConfig, InversionEncoder, flops_per_image)
-from inpaint.pretrained import (ModelFormatError, export_inpainter, load_networks,
-                                save_networks)
+from inpaint.paper.inversion import GanInverter
+from inpaint.paper.networks import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
+                                    Generator, InversionConfig, InversionEncoder, flops_per_image)
+from inpaint.pretrained import ModelFormatError, export_inpainter, load_networks, save_networks
 
 
 @pytest.mark.parametrize("res", [32, 64, 128, 256])

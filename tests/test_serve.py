@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from inpaint.inpainter import cli_methods
-from inpaint.serve import create_app
-from inpaint.synthetic import synthetic_face
+from inpaint.api.inpainter import cli_methods
+from inpaint.api.serve import create_app
+from inpaint.data.synthetic import synthetic_face
 
 pytest_plugins = ["fixtures_model"]  # the session-scoped `tiny_model` fixture
 
@@ -218,7 +218,7 @@ def test_the_command_dispatches_serve_and_keeps_the_web_stack_out_of_the_rest():
                            text=True, timeout=600, check=False)
     assert usage.returncode == 0, usage.stderr
     assert "--max-pixels" in usage.stdout and "--models-dir" in usage.stdout
-    check = "import sys, inpaint.cli; assert 'fastapi' not in sys.modules"
+    check = "import sys, inpaint.api.cli; assert 'fastapi' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", check], env=env, timeout=600).returncode == 0
 
 

@@ -10,9 +10,9 @@ import torch
 import yaml
 
 from conftest import ROOT
-from inpaint.models import AutoencoderConfig, Decoder, Encoder
+from inpaint.paper.networks import AutoencoderConfig, Decoder, Encoder
 from inpaint.pretrained import load_networks
-from inpaint.training import Checkpoint, EarlyStop, NonFiniteLossError, fit
+from inpaint.training.loop import Checkpoint, EarlyStop, NonFiniteLossError, fit
 
 
 def test_one_step_lowers_the_autoencoder_loss():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .metrics import ALL_MASKS, fid_from_features
+from inpaint.evaluation.metrics import ALL_MASKS, fid_from_features
 
 PAIR_KEYS = ["bucket", "image_index", "eval_mask_index"]
 HIGHER_IS_BETTER = {"psnr": True, "psnr_hole": True, "ssim": True, "lpips_alex": False,

@@ -2,7 +2,7 @@
 
 A method is built once from `MethodSettings` and then maps a batch of uint8 images
 (N x H x W x 3) and known-masks (N x H x W, 1 = known) to its raw uint8 output. Whether the
-known pixels are put back before scoring (pasted, or Poisson-blended: `inpaint.blending`) is
+known pixels are put back before scoring (pasted, or Poisson-blended: `inpaint.api.blending`) is
 the method's `composite` flag, so that the paper's method can also be scored raw. Adding a
 method is one decorated builder function.
 """
@@ -15,12 +15,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import baselines
-from .baselines_learned import BASELINES, load_baseline
-from .device import get_device
-from .inversion import GanInverter, hybrid_inversion, learned_inversion, optimisation_inversion
-from .pretrained import ModelFormatError, network_config, read_inpainter_config
-from .training import to_tensor, to_uint8
+from inpaint.baselines import classical
+from inpaint.baselines.learned import BASELINES, load_baseline
+from inpaint.device import get_device
+from inpaint.paper.inversion import (GanInverter, hybrid_inversion, learned_inversion,
+                                     optimisation_inversion)
+from inpaint.pretrained import ModelFormatError, network_config, read_inpainter_config
+from inpaint.training.loop import to_tensor, to_uint8
 
 InpaintFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -146,11 +147,11 @@ def _optim(settings: MethodSettings) -> InpaintFn:
                                                               generator))(settings)
 
 
-register("telea", "OpenCV fast marching (Telea 2004)")(lambda s: _per_image(baselines.telea))
+register("telea", "OpenCV fast marching (Telea 2004)")(lambda s: _per_image(classical.telea))
 register("ns", "OpenCV Navier-Stokes (Bertalmio et al. 2001)")(
-    lambda s: _per_image(baselines.navier_stokes))
+    lambda s: _per_image(classical.navier_stokes))
 register("biharmonic", "scikit-image biharmonic inpainting")(
-    lambda s: _per_image(baselines.biharmonic))
+    lambda s: _per_image(classical.biharmonic))
 register("pconv", "partial-convolution U-Net (Liu et al. 2018), retrained here", model="file")(
     _learned_baseline("pconv"))
 register("gatedconv", "gated-convolution coarse-to-fine generator (Yu et al. 2019), retrained "

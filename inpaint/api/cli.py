@@ -2,8 +2,8 @@
 
 One pair: `inpaint IMAGE MASK -o OUT`; a folder of pairs: `inpaint --images DIR --masks DIR
 -o DIR`; `--method NAME` picks the method from the registry the benchmark scores
-(`inpaint.methods`, default `ours`); `inpaint serve` opens a web page to paint the hole and
-compare the methods (`inpaint.serve`). Bad input stops with one line on stderr naming the
+(`inpaint.api.methods`, default `ours`); `inpaint serve` opens a web page to paint the hole and
+compare the methods (`inpaint.api.serve`). Bad input stops with one line on stderr naming the
 file and a non-zero exit; outputs are written to a temporary file and renamed into place, so
 a failure never leaves a partial file.
 """
@@ -18,17 +18,11 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from .images import ImageError, atomic_path, list_images, open_image
-from .blending import BLEND_MODES
-from .inpainter import (
-    DEFAULT_MODEL_FOLDER,
-    MASK_FORMATS,
-    Inpainter,
-    InpaintWarning,
-    InputError,
-    cli_methods,
-)
-from .methods import METHODS
+from inpaint.data.images import ImageError, atomic_path, list_images, open_image
+from inpaint.api.blending import BLEND_MODES
+from inpaint.api.inpainter import (DEFAULT_MODEL_FOLDER, MASK_FORMATS, Inpainter, InpaintWarning,
+                                   InputError, cli_methods)
+from inpaint.api.methods import METHODS
 
 DEFAULT_MODEL = DEFAULT_MODEL_FOLDER
 DEFAULT_SUFFIX = ".png"
@@ -263,7 +257,7 @@ def run_folder(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:  # before the IMAGE MASK parser; the web stack loads only here
-        from .serve import main as serve
+        from inpaint.api.serve import main as serve
         return serve(argv[1:])
     args = parse_args(argv)
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from .images import ImageError, open_image, to_rgb
+from inpaint.data.images import ImageError, open_image, to_rgb
 
 
 def hole_ratio(known: np.ndarray) -> float:

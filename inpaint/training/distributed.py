@@ -41,7 +41,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
 
-from .device import get_device
+from inpaint.device import get_device
 
 TORCHRUN_ENV = "INPAINT_TORCHRUN"
 Batch = TypeVar("Batch")

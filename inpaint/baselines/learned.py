@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .baseline_losses import (AlexFeatures, hinge_discriminator_loss, hinge_generator_loss,
-                              pconv_loss)
-from .baseline_nets import (GatedConfig, GatedGenerator, PatchDiscriminator, PatchGanConfig,
-                            PConvConfig, PConvUNet, masked_input)
-from .pretrained import load_networks
+from inpaint.baselines.losses import (AlexFeatures, hinge_discriminator_loss, hinge_generator_loss,
+                                       pconv_loss)
+from inpaint.baselines.networks import (GatedConfig, GatedGenerator, PatchDiscriminator,
+                                        PatchGanConfig, PConvConfig, PConvUNet, masked_input)
+from inpaint.pretrained import load_networks
 
 # method -> the inpainting network's name in its model file (see `pretrained.NETWORKS`)
 BASELINES = {"pconv": "pconv_unet", "gatedconv": "gated_generator"}

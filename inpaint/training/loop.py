@@ -27,8 +27,8 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from . import distributed
-from .images import atomic_path, save_png
+from inpaint.training import distributed
+from inpaint.data.images import atomic_path, save_png
 
 
 class NonFiniteLossError(RuntimeError):

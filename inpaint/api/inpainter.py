@@ -1,4 +1,4 @@
-"""Inpaint your own images with any method of the benchmark's registry (`inpaint.methods`):
+"""Inpaint your own images with any method of the benchmark's registry (`inpaint.api.methods`):
 any size, aspect ratio and image mode.
 
 A method with a model (the exported GAN-inversion model, the retrained PConv and Gated Conv)
@@ -19,7 +19,7 @@ Masks: white = hole by default (`mask_format="black-hole"` for the opposite), an
 (bool, uint8 0-255, uint16, float 0-1), thresholded at 50%.
 
 Compositing: `blend="poisson"` (the default) blends the fill into the known pixels in the
-gradient domain (`inpaint.blending`), so a fill whose colour is off by a shift leaves no seam;
+gradient domain (`inpaint.api.blending`), so a fill whose colour is off by a shift leaves no seam;
 `blend="paste"` copies it in as it is. Known pixels are kept bit-exact either way.
 """
 from __future__ import annotations
@@ -33,12 +33,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import methods
-from .blending import BLEND_MODES, blend
-from .device import get_device
-from .images import to_rgb
-from .methods import InpaintFn
-from .pretrained import ModelFormatError
+from inpaint.api import methods
+from inpaint.api.blending import BLEND_MODES, blend
+from inpaint.device import get_device
+from inpaint.data.images import to_rgb
+from inpaint.api.methods import InpaintFn
+from inpaint.pretrained import ModelFormatError
 
 ImageLike = Image.Image | np.ndarray
 MASK_FORMATS = ("white-hole", "black-hole")
@@ -223,7 +223,7 @@ def _fill_values(fill_rgb: np.ndarray, layers: _Layers) -> np.ndarray:
 
 
 class Inpainter:
-    """An inpainting method of the registry (`inpaint.methods`) ready to fill holes in images of
+    """An inpainting method of the registry (`inpaint.api.methods`) ready to fill holes in images of
     any size, e.g. `Inpainter.from_pretrained("models/inpainter").inpaint(Image.open(p),
     Image.open(m))` or `Inpainter.from_pretrained(method="telea")`.
 

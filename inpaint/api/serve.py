@@ -1,6 +1,6 @@
 """`inpaint serve`: a local web page to paint a hole on your own photo and compare the methods.
 
-The page (`inpaint/static/index.html`, no build step, nothing from the network) sends the
+The page (`inpaint/api/static/index.html`, no build step, nothing from the network) sends the
 photo and its mask (white = hole) once per chosen method to `POST /api/inpaint`, which runs
 the same `Inpainter` as the `inpaint` command and answers with the result as a PNG. Bad input
 gets a 4xx answer whose JSON `detail` is one line for the page to show.
@@ -37,8 +37,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartParser
 
-from .inpainter import Inpainter, InpaintWarning, InputError, cli_methods
-from .methods import METHODS
+from inpaint.api.inpainter import Inpainter, InpaintWarning, InputError, cli_methods
+from inpaint.api.methods import METHODS
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
 DEFAULT_MAX_PIXELS = 4096 * 4096  # a 16-megapixel photo; a phone's 12 MP fits

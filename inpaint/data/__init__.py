@@ -1,0 +1,1 @@
+"""Data: decoding images, the generated default dataset, masks and the evaluation pairs."""

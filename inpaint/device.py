@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 def get_device() -> torch.device:
     """`INPAINT_DEVICE` (cpu, cuda, cuda:1, ...) if set, else CUDA when available, else CPU."""
+    import torch  # here, so that the method registry (and `inpaint --help`) imports without it
     name = os.environ.get("INPAINT_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)

@@ -1,7 +1,7 @@
 """Stage `train_inversion`: the encoder E_z, through the frozen G, D and Dec (paper, stage 2).
 
 Loss L = L_p + lambda_r * L_r with L_r = ||I - Dec(G(E_z(I_M)))||_1 and L_p the bounded,
-non-saturating realism term -log D(G(E_z(I_M))) (see README: the literal log(1 - D) is
+non-saturating realism term -log D(G(E_z(I_M))) (see docs/method.md: the literal log(1 - D) is
 unbounded below and lets E_z fool D instead of reconstructing). Masks come from the `masks`
 training pool, with random flips. After each epoch E_z is scored on the validation pairs
 (validation images, evaluation masks); training stops when their L1 has not improved for

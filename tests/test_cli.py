@@ -396,3 +396,65 @@ def test_poisson_blend_takes_a_shifted_fill_back_to_the_truth(mode):
     assert (pasted[hole].astype(int) - truth[hole]).min() > 0, "pasting keeps the shift"
     with pytest.raises(ValueError, match="blend='mix': expected one of paste, poisson"):
         Inpainter(_shifted_fill, None, blend="mix")
+
+
+def test_alpha_masks_mark_the_hole_by_transparency(tmp_path):
+    """An RGBA mask whose transparent pixels are the hole (image-editing APIs, painting tools)."""
+    hole = box_hole(40, 30)
+    image = damaged(photo(40, 30), hole)
+    image_path = tmp_path / "photo.png"
+    Image.fromarray(image).save(image_path)
+    cutout = np.zeros((30, 40, 4), np.uint8)  # black everywhere: no hole in its colours
+    cutout[..., 3] = np.where(hole, 0, 255)
+    mask_path = tmp_path / "cutout.png"
+    Image.fromarray(cutout).save(mask_path)
+
+    out = tmp_path / "alpha.png"
+    result = run_cli(image_path, mask_path, "-o", out, "--method", "telea",
+                     "--mask-format", "alpha")
+    assert result.returncode == 0, result.stderr
+    repaired = np.asarray(Image.open(out))
+    assert np.array_equal(repaired[~hole], image[~hole])
+    assert not (repaired[hole] == MAGENTA).all(axis=-1).any(), "the hole is filled"
+
+    result = run_cli(image_path, mask_path, "-o", tmp_path / "white.png", "--method", "telea")
+    assert result.returncode == 1
+    assert str(mask_path) in result.stderr and "--mask-format alpha" in result.stderr
+    assert "transparent" in result.stderr and not (tmp_path / "white.png").exists()
+
+    from inpaint.api.inpainter import Inpainter, InputError
+    telea = Inpainter.from_pretrained(method="telea")
+    array_result = telea.inpaint(image, cutout, mask_format="alpha")
+    assert np.array_equal(array_result, repaired)
+    with pytest.raises(InputError, match="no transparency"):
+        telea.inpaint(image, mask_image(hole), mask_format="alpha")
+
+
+def test_lossy_output_warns_and_lossless_formats_keep_known_pixels(tmp_path):
+    hole = box_hole(40, 30)
+    image = damaged(photo(40, 30), hole)
+    image_path, mask_path = save_pair(tmp_path, Image.fromarray(image), hole)
+    for suffix in (".png", ".webp", ".tif", ".bmp"):
+        out = tmp_path / f"result{suffix}"
+        result = run_cli(image_path, mask_path, "-o", out, "--method", "telea")
+        assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+        assert np.array_equal(np.asarray(Image.open(out).convert("RGB"))[~hole], image[~hole])
+    out = tmp_path / "result.jpg"
+    result = run_cli(image_path, mask_path, "-o", out, "--method", "telea")
+    assert result.returncode == 0 and out.is_file()
+    assert f"{out}: warning: JPEG is not lossless" in result.stderr
+    assert "write .png" in result.stderr
+
+
+def test_the_command_answers_without_loading_the_heavy_libraries():
+    """`--help`, `--version` and usage errors must not wait for torch (benchmarks/startup.py
+    measures the time; this checks the cause)."""
+    heavy = ("torch", "scipy", "cv2", "skimage", "pandas", "tqdm", "fastapi", "lpips")
+    probe = ("import sys, inpaint.api.cli; "
+             f"print(' '.join(m for m in {heavy!r} if m in sys.modules))")
+    result = run_cli("-c", probe, command=(sys.executable,))
+    assert result.returncode == 0 and result.stdout.strip() == "", result.stdout + result.stderr
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("inpaint ")
+    typo = run_cli("photo.png", "mask.png", "-o", "out.png", "--mehtod", "telea")
+    assert typo.returncode == 2 and "unrecognized arguments: --mehtod" in typo.stderr

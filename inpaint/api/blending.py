@@ -57,12 +57,12 @@ that need it, strip by strip. See benchmarks/README.md for time and memory on 24
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import cv2
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 BLEND_MODES = ("paste", "poisson")
 DEFAULT_MAX_UNKNOWNS = 2 ** 18  # largest exact SuperLU solve: ~2 s, ~0.2 GiB (module docstring)
@@ -143,6 +143,7 @@ def poisson_blend(image: np.ndarray, known: np.ndarray, fill: np.ndarray,
                                                          max_unknowns)
     upsample = _Upsampler(coarse, factor, height, width)
     reach = BAND_CELLS * factor
+    import cv2  # OpenCV and scipy load on the first Poisson blend: `inpaint --help` stays quick
     near = cv2.dilate(known.view(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
     band = hole & near.astype(bool)
     del near
@@ -183,6 +184,7 @@ def _laplace_system(unknown: np.ndarray, boundary: Callable[[np.ndarray], np.nda
     (natural boundary). Neighbour positions come from a binary search in the sorted indices,
     so no H x W index image is needed.
     """
+    import scipy.sparse as sp
     height, width = unknown.shape
     flat = unknown.ravel()
     idx = np.flatnonzero(flat)
@@ -218,6 +220,7 @@ def _laplace_system(unknown: np.ndarray, boundary: Callable[[np.ndarray], np.nda
 
 def _splu_solve(matrix: sp.csc_matrix, rhs: np.ndarray) -> np.ndarray:
     """Solve for all channels with one SuperLU factorisation (symmetric mode: no pivoting)."""
+    import scipy.sparse.linalg as spla
     if rhs.shape[0] == 0:
         return rhs
     lu = spla.splu(matrix, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
@@ -228,6 +231,8 @@ def _splu_solve(matrix: sp.csc_matrix, rhs: np.ndarray) -> np.ndarray:
 def _cg_solve(matrix: sp.csc_matrix, rhs: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Solve channel by channel with Jacobi-preconditioned cg from `start` (the band, when it
     is too large to factor). Raises if cg does not converge, rather than blend badly."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
     matrix = sp.csr_matrix((matrix.data, matrix.indices, matrix.indptr), matrix.shape)  # A = A^T
     jacobi = sp.diags(1.0 / matrix.diagonal())
     solution = np.empty_like(rhs)

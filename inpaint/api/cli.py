@@ -6,6 +6,10 @@ One pair: `inpaint IMAGE MASK -o OUT`; a folder of pairs: `inpaint --images DIR 
 compare the methods (`inpaint.api.serve`). Bad input stops with one line on stderr naming the
 file and a non-zero exit; outputs are written to a temporary file and renamed into place, so
 a failure never leaves a partial file.
+
+The command answers `--help`, `--version` and usage errors at once: this module and what it
+imports at the top (the method registry, `Inpainter`'s module) load no torch, scipy or OpenCV;
+those load when a method is built (benchmarks/startup.py measures it).
 """
 from __future__ import annotations
 
@@ -13,10 +17,10 @@ import argparse
 import sys
 import warnings
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from PIL import Image
-from tqdm import tqdm
 
 from inpaint.data.images import ImageError, atomic_path, list_images, open_image
 from inpaint.api.blending import BLEND_MODES
@@ -26,22 +30,27 @@ from inpaint.api.methods import METHODS
 
 DEFAULT_MODEL = DEFAULT_MODEL_FOLDER
 DEFAULT_SUFFIX = ".png"
+# formats that store every pixel exactly, with the save options that make them do so
+LOSSLESS_SAVE_OPTIONS = {"PNG": {}, "TIFF": {}, "BMP": {}, "PPM": {}, "TGA": {},
+                         "WEBP": {"lossless": True, "exact": True}}
 
 EPILOG = """\
 examples:
   inpaint photo.jpg hole.png -o repaired.png
   inpaint photo.jpg hole.png -o repaired.png --refine-steps 50
   inpaint scan.tif scratches.png -o fixed.png --mask-format black-hole --resize-mask
+  inpaint photo.jpg cutout.png -o out.png --mask-format alpha   # transparent = hole
   inpaint photo.jpg hole.png -o out.png --model runs/celeba/models/inpainter
   inpaint photo.jpg hole.png -o out.png --method pconv          # uses models/pconv.pt
   inpaint photo.jpg hole.png -o out.png --method telea          # no model needed
   inpaint --images photos/ --masks masks/ -o repaired/
   inpaint serve                                                 # compare methods in a browser
 
-Masks are white = hole (black = hole with --mask-format black-hole), thresholded at 50%, and
-must have the image's size unless --resize-mask is given. Folder mode pairs files by name
-(photos/sub/a.jpg with masks/sub/a.png) and writes repaired/sub/a.png. Known pixels are kept
-bit-exact: keep them so in the file with a lossless format (png, the default; not jpg).
+Masks are white = hole (black = hole with --mask-format black-hole; transparent = hole with
+--mask-format alpha), thresholded at 50%, and must have the image's size unless --resize-mask
+is given. Folder mode pairs files by name (photos/sub/a.jpg with masks/sub/a.png) and writes
+repaired/sub/a.png. Known pixels are kept bit-exact: png (the default), tif, bmp and webp
+(written lossless) keep them so in the file; jpg and other lossy formats do not, with a warning.
 
 {methods}
 
@@ -86,12 +95,20 @@ def methods_text() -> str:
     return "\n".join(lines)
 
 
+def package_version() -> str:
+    try:
+        return version("inpaint")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inpaint", epilog=EPILOG.format(methods=methods_text()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Fill the holes of images with a model trained by the pipeline (by default "
                     "GAN inversion in autoencoder feature space) or a classical method.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     parser.add_argument("image", nargs="?", type=Path, help="image to repair (any size or mode)")
     parser.add_argument("mask", nargs="?", type=Path, help="its mask (white = hole)")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
@@ -113,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "blending, no seam where the fill's colour is off) or paste "
                              "(default: %(default)s)")
     parser.add_argument("--mask-format", choices=MASK_FORMATS, default="white-hole",
-                        help="which colour marks the hole (default: %(default)s)")
+                        help="what marks the hole: white, black, or transparency (alpha) "
+                             "(default: %(default)s)")
     parser.add_argument("--resize-mask", action="store_true",
                         help="resize a mask of another size to the image instead of failing")
     return parser
@@ -162,13 +180,23 @@ def single_target(output: Path, image: Path) -> Path:
     return output if output.suffix else output.with_suffix(DEFAULT_SUFFIX)
 
 
+def lossy_warning(target: Path) -> str | None:
+    """A warning line when `target`'s format cannot store the known pixels exactly."""
+    name = output_format(target)
+    if name in LOSSLESS_SAVE_OPTIONS:
+        return None
+    return (f"{target}: warning: {name} is not lossless, so the known pixels will not be kept "
+            f"bit for bit in the file; write .png to keep them")
+
+
 def save(result: Image.Image, source: Image.Image, target: Path) -> None:
     """Write atomically (temporary file, then rename), keeping the source's colour profile."""
     if result.mode == source.mode and "icc_profile" in source.info:
         result.info["icc_profile"] = source.info["icc_profile"]
+    name = output_format(target)
     try:
         with atomic_path(target) as tmp:
-            result.save(tmp, format=output_format(target))
+            result.save(tmp, format=name, **LOSSLESS_SAVE_OPTIONS.get(name, {}))
     except (OSError, ValueError) as err:
         raise CliError(f"{target}: not written ({err})") from None
 
@@ -189,10 +217,11 @@ def inpaint_pair(inpainter: Inpainter, pair: Pair, image: Image.Image, mask: Ima
 
 def run_single(args: argparse.Namespace) -> int:
     pair = Pair(args.image, args.mask, single_target(args.output, args.image))
-    output_format(pair.target)
+    lossy = lossy_warning(pair.target)  # also rejects an unknown suffix before any work
     image, mask = pair.read()  # unreadable files fail before the model loads
-    for line in inpaint_pair(load_inpainter(args), pair, image, mask, args):
-        print(line, file=sys.stderr)
+    for line in inpaint_pair(load_inpainter(args), pair, image, mask, args) + [lossy]:
+        if line:
+            print(line, file=sys.stderr)
     print(f"wrote {pair.target}")
     return 0
 
@@ -232,6 +261,7 @@ def pair_folders(images: Path, masks: Path, output: Path) -> tuple[list[Pair], l
 
 
 def run_folder(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
     pairs, skipped = pair_folders(args.images, args.masks, args.output)
     try:
         args.output.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,11 @@ be uint8 H x W, H x W x 3, H x W x 4 (RGBA) or uint16 H x W; the result has the 
 dtype.
 
 Masks: white = hole by default (`mask_format="black-hole"` for the opposite), any mode or array
-(bool, uint8 0-255, uint16, float 0-1), thresholded at 50%.
+(bool, uint8 0-255, uint16, float 0-1), thresholded at 50%. `mask_format="alpha"` reads the hole
+from transparency instead (transparent = hole, as image-editing APIs and painting tools mark
+it): an RGBA or LA image, or an H x W x 4 uint8 array. A mask with transparent pixels but no
+hole in its colours is refused with a message naming `alpha`, rather than returning the photo
+unchanged.
 
 Compositing: `blend="poisson"` (the default) blends the fill into the known pixels in the
 gradient domain (`inpaint.api.blending`), so a fill whose colour is off by a shift leaves no seam;
@@ -28,9 +32,9 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
 from inpaint.api import methods
@@ -38,10 +42,12 @@ from inpaint.api.blending import BLEND_MODES, blend
 from inpaint.device import get_device
 from inpaint.data.images import to_rgb
 from inpaint.api.methods import InpaintFn
-from inpaint.pretrained import ModelFormatError
+
+if TYPE_CHECKING:
+    import torch
 
 ImageLike = Image.Image | np.ndarray
-MASK_FORMATS = ("white-hole", "black-hole")
+MASK_FORMATS = ("white-hole", "black-hole", "alpha")
 KEPT_MODES = {"RGB", "RGBA", "L", "LA", "I;16"}
 DEFAULT_MODEL_FOLDER = Path("models/inpainter")
 
@@ -122,7 +128,8 @@ def _mask_levels(mask: ImageLike) -> np.ndarray:
         return np.asarray(to_rgb(mask).convert("L"), dtype=np.float32) / 255.0
     mask = np.asarray(mask)
     if mask.ndim != 2 or 0 in mask.shape:
-        raise InputError("mask", f"mask array of shape {mask.shape}: expected H x W")
+        raise InputError("mask", f"mask array of shape {mask.shape}: expected H x W (an H x W x 4 "
+                                 "RGBA array with mask_format='alpha')")
     if mask.dtype == bool:
         return mask.astype(np.float32)
     if mask.dtype in (np.uint8, np.uint16):
@@ -133,12 +140,46 @@ def _mask_levels(mask: ImageLike) -> np.ndarray:
                              "or float in [0, 1]")
 
 
+def _alpha(mask: ImageLike) -> np.ndarray | None:
+    """The mask's opacity in [0, 1] (0 = transparent), or None when it has no alpha channel."""
+    if isinstance(mask, Image.Image):
+        if mask.mode in ("P", "PA") and mask.has_transparency_data:
+            mask = mask.convert("RGBA")
+        if mask.mode not in ("RGBA", "LA", "PA", "RGBa", "La"):
+            return None
+        return np.asarray(mask.getchannel("A"), dtype=np.float32) / 255.0
+    mask = np.asarray(mask)
+    if mask.ndim == 3 and mask.shape[-1] == 4 and mask.dtype == np.uint8 and 0 not in mask.shape:
+        return mask[..., 3].astype(np.float32) / 255.0
+    return None
+
+
+def _levels(mask: ImageLike, mask_format: str) -> tuple[np.ndarray, bool]:
+    """The mask's levels in [0, 1] for `mask_format` (grey, or opacity for 'alpha'), and whether
+    the hole is where they are high (>= 0.5) rather than low."""
+    if mask_format not in MASK_FORMATS:
+        raise ValueError(f"mask_format={mask_format!r}: expected one of {MASK_FORMATS}")
+    alpha = _alpha(mask)
+    if mask_format == "alpha":
+        if alpha is None:
+            what = f"mode {mask.mode}" if isinstance(mask, Image.Image) else (
+                f"array of shape {np.shape(mask)}")
+            raise InputError("mask", f"mask has no transparency ({what}): the alpha format reads "
+                                     "the hole from an RGBA or LA mask (H x W x 4 uint8 array)")
+        return alpha, False
+    levels, hole_is_white = _mask_levels(mask), mask_format == "white-hole"
+    if alpha is not None and not ((levels >= 0.5) == hole_is_white).any() and (alpha < 0.5).any():
+        raise InputError("mask", f"mask has no hole in its colours ({mask_format}) but "
+                                 f"{(alpha < 0.5).mean():.1%} of it is transparent; if "
+                                 "transparent marks the hole, use mask_format='alpha' (CLI: "
+                                 "--mask-format alpha)")
+    return levels, hole_is_white
+
+
 def _hole(mask: ImageLike, size: tuple[int, int], mask_format: str, resize_mask: bool,
           label: str) -> np.ndarray:
     """A boolean H x W hole map (True = to fill) for an image of `size` (width, height)."""
-    if mask_format not in MASK_FORMATS:
-        raise ValueError(f"mask_format={mask_format!r}: expected one of {MASK_FORMATS}")
-    levels = _mask_levels(mask)
+    levels, hole_is_white = _levels(mask, mask_format)
     grey = (levels > 0) & (levels < 1)
     if grey.any():
         warnings.warn(f"{label}mask is not binary ({grey.mean():.1%} of its pixels are grey); "
@@ -150,8 +191,8 @@ def _hole(mask: ImageLike, size: tuple[int, int], mask_format: str, resize_mask:
                                      "resizing with resize_mask=True (CLI: --resize-mask)")
         # resized as grey levels, then thresholded, so thin strokes keep their area
         levels = np.asarray(Image.fromarray(levels).resize(size, Image.Resampling.BILINEAR))
-    hole = levels >= 0.5
-    return ~hole if mask_format == "black-hole" else hole
+    white = levels >= 0.5
+    return white if hole_is_white else ~white
 
 
 def _warn_extremes(hole: np.ndarray, mask: ImageLike, label: str) -> None:
@@ -269,6 +310,8 @@ class Inpainter:
             if folder is not None:
                 raise ValueError(f"method {method!r} uses no model, but one was given: {folder}")
             return cls(spec.build(methods.MethodSettings(device="cpu")), None, method, blend)
+        import torch  # here: importing this module (the `inpaint` command does) stays quick
+        from inpaint.pretrained import ModelFormatError
         device = torch.device(device) if device is not None else get_device()
         if spec.model == "folder":
             folder = Path(folder if folder is not None else DEFAULT_MODEL_FOLDER)

@@ -5,23 +5,22 @@ A method is built once from `MethodSettings` and then maps a batch of uint8 imag
 known pixels are put back before scoring (pasted, or Poisson-blended: `inpaint.api.blending`) is
 the method's `composite` flag, so that the paper's method can also be scored raw. Adding a
 method is one decorated builder function.
+
+Importing the registry is cheap: torch, OpenCV and scikit-image load inside the builders, when
+a method is built, so that `inpaint --help` and argument errors answer at once.
 """
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
-from inpaint.baselines import classical
-from inpaint.baselines.learned import BASELINES, load_baseline
 from inpaint.device import get_device
-from inpaint.paper.inversion import (GanInverter, hybrid_inversion, learned_inversion,
-                                     optimisation_inversion)
-from inpaint.pretrained import ModelFormatError, network_config, read_inpainter_config
-from inpaint.training.loop import to_tensor, to_uint8
+
+if TYPE_CHECKING:
+    import torch
 
 InpaintFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -79,6 +78,7 @@ def scored_name(method: str, blend_mode: str | None) -> str:
 
 def baseline_path(name: str, settings: MethodSettings) -> Path:
     """The stage file of learned baseline `name`, checked to exist."""
+    from inpaint.pretrained import ModelFormatError
     path = Path(settings.model_file or Path(settings.models_dir) / f"{name}.pt")
     if not path.is_file():
         what = "is a folder, not a model file" if path.is_dir() else "model file not found"
@@ -89,6 +89,8 @@ def baseline_path(name: str, settings: MethodSettings) -> Path:
 
 def model_resolution(name: str, settings: MethodSettings) -> int | None:
     """The side of the square method `name`'s model works at; None when it has no model."""
+    from inpaint.baselines.learned import BASELINES
+    from inpaint.pretrained import network_config, read_inpainter_config
     method = get_method(name)
     if method.model == "folder":
         return int(read_inpainter_config(settings.model_dir)["resolution"])
@@ -97,15 +99,20 @@ def model_resolution(name: str, settings: MethodSettings) -> int | None:
     return None
 
 
-def _gan_method(run: Callable[[GanInverter, torch.Tensor, torch.Tensor], torch.Tensor]):
-    """An InpaintFn around the exported GAN-inversion model."""
+def _gan_method(inversion: str, extra_args: Callable[[MethodSettings], tuple] = lambda s: ()):
+    """An InpaintFn around the exported GAN-inversion model that runs
+    `inpaint.paper.inversion.<inversion>(model, images, known, *extra_args(settings))`."""
     def build(settings: MethodSettings) -> InpaintFn:
-        model = GanInverter.from_folder(settings.model_dir, settings.device)
+        import torch
+        from inpaint.paper import inversion as inversions
+        from inpaint.training.loop import to_tensor, to_uint8
+        model = inversions.GanInverter.from_folder(settings.model_dir, settings.device)
+        run, extra = getattr(inversions, inversion), extra_args(settings)
 
         def inpaint(images: np.ndarray, known: np.ndarray) -> np.ndarray:
             x = to_tensor(images, settings.device)
             m = torch.from_numpy(np.ascontiguousarray(known)).float()[:, None].to(settings.device)
-            return to_uint8(run(model, x, m))
+            return to_uint8(run(model, x, m, *extra))
         return inpaint
     return build
 
@@ -113,6 +120,9 @@ def _gan_method(run: Callable[[GanInverter, torch.Tensor, torch.Tensor], torch.T
 def _learned_baseline(name: str) -> Callable[[MethodSettings], InpaintFn]:
     """An InpaintFn around a retrained baseline's stage file (`train_pconv`, `train_gatedconv`)."""
     def build(settings: MethodSettings) -> InpaintFn:
+        import torch
+        from inpaint.baselines.learned import load_baseline
+        from inpaint.training.loop import to_tensor, to_uint8
         run = load_baseline(name, baseline_path(name, settings), settings.device)
 
         def inpaint(images: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -123,35 +133,33 @@ def _learned_baseline(name: str) -> Callable[[MethodSettings], InpaintFn]:
     return build
 
 
-def _per_image(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> InpaintFn:
-    return lambda images, known: np.stack([fn(i, k) for i, k in zip(images, known)])
+def _classical(name: str) -> Callable[[MethodSettings], InpaintFn]:
+    """An InpaintFn running `inpaint.baselines.classical.<name>` image by image."""
+    def build(settings: MethodSettings) -> InpaintFn:
+        from inpaint.baselines import classical
+        fn = getattr(classical, name)
+        return lambda images, known: np.stack([fn(i, k) for i, k in zip(images, known)])
+    return build
+
+
+def _optim_args(settings: MethodSettings) -> tuple:
+    import torch
+    return settings.optim_steps, torch.Generator().manual_seed(settings.seed)
 
 
 register("ours", "learned GAN inversion (the paper): Dec(G(E_z(I_M)))",
-         model="folder")(_gan_method(learned_inversion))
+         model="folder")(_gan_method("learned_inversion"))
 register("ours_raw", "the same, scored on the raw decoder output", composite=False,
-         model="folder", cli=False)(_gan_method(learned_inversion))
-
-
-@register("ours_hybrid", "E_z's code refined by gradient steps on z (Lahiri et al. 2019)",
-          model="folder", cli=False)  # the CLI's `--method ours --refine-steps K`
-def _hybrid(settings: MethodSettings) -> InpaintFn:
-    return _gan_method(lambda m, x, k: hybrid_inversion(m, x, k, settings.refine_steps))(settings)
-
-
-@register("optim", "optimisation-based inversion from a random z (Yeh et al. 2017)",
-          per_image_optimisation=True, model="folder")
-def _optim(settings: MethodSettings) -> InpaintFn:
-    generator = torch.Generator().manual_seed(settings.seed)
-    return _gan_method(lambda m, x, k: optimisation_inversion(m, x, k, settings.optim_steps,
-                                                              generator))(settings)
-
-
-register("telea", "OpenCV fast marching (Telea 2004)")(lambda s: _per_image(classical.telea))
-register("ns", "OpenCV Navier-Stokes (Bertalmio et al. 2001)")(
-    lambda s: _per_image(classical.navier_stokes))
-register("biharmonic", "scikit-image biharmonic inpainting")(
-    lambda s: _per_image(classical.biharmonic))
+         model="folder", cli=False)(_gan_method("learned_inversion"))
+register("ours_hybrid", "E_z's code refined by gradient steps on z (Lahiri et al. 2019)",
+         model="folder", cli=False,  # the CLI's `--method ours --refine-steps K`
+         )(_gan_method("hybrid_inversion", lambda s: (s.refine_steps,)))
+register("optim", "optimisation-based inversion from a random z (Yeh et al. 2017)",
+         per_image_optimisation=True, model="folder")(
+    _gan_method("optimisation_inversion", _optim_args))
+register("telea", "OpenCV fast marching (Telea 2004)")(_classical("telea"))
+register("ns", "OpenCV Navier-Stokes (Bertalmio et al. 2001)")(_classical("navier_stokes"))
+register("biharmonic", "scikit-image biharmonic inpainting")(_classical("biharmonic"))
 register("pconv", "partial-convolution U-Net (Liu et al. 2018), retrained here", model="file")(
     _learned_baseline("pconv"))
 register("gatedconv", "gated-convolution coarse-to-fine generator (Yu et al. 2019), retrained "

@@ -6,8 +6,8 @@
 
 The refinement objective is the L1 context loss on the known pixels plus a realism prior
 `prior_weight * softplus(-D(G(z)))` (the non-saturating, bounded form of log(1 - D(G(z))),
-see README). Yeh et al. weight the context loss towards the hole border; we weight all known
-pixels equally.
+see docs/method.md). Yeh et al. weight the context loss towards the hole border; we weight all
+known pixels equally.
 """
 from __future__ import annotations
 

@@ -262,7 +262,7 @@ def _flag(name: str) -> bool:
 @dataclasses.dataclass(frozen=True)
 class Speed:
     """Training-step speed switches; each keeps results within a stated tolerance of fp32
-    (README, "Scaling out"). Environment variables, not params: switching re-runs no stage."""
+    (docs/scaling.md). Environment variables, not params: switching re-runs no stage."""
     bf16: bool = False
     channels_last: bool = False
     compile: bool = False

@@ -82,3 +82,17 @@ def test_missing_metrics_are_skipped_and_an_unknown_reference_is_named():
     assert set(diffs.metric) == {"psnr"}
     with pytest.raises(ValueError, match="'pconv'"):
         paired_differences(scores, None, None, "pconv", ["psnr"])
+
+
+def test_a_draw_fid_equals_the_fid_of_the_drawn_rows():
+    """The per-draw shortcut (distinct rows weighted by their counts, from one Gram matrix)
+    gives what `fid_from_features` gives on the draw's rows, repeats and all."""
+    from inpaint.evaluation.compare import _fids
+    rng = np.random.default_rng(2)
+    real = rng.normal(size=(50, 64))
+    fake = 0.8 * real + rng.normal(0.3, 0.5, real.shape)
+    draws = rng.integers(0, 50, size=(5, 50))
+    point, per_draw = _fids(real, fake, draws)
+    assert point == pytest.approx(fid_from_features(real, fake), rel=1e-12)
+    expected = [fid_from_features(real[rows], fake[rows]) for rows in draws]
+    assert per_draw == pytest.approx(expected, rel=1e-9)

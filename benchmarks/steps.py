@@ -140,7 +140,8 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
     frozen = {"G": Generator(gan_cfg), "Dec": Decoder(ae_cfg), "D": Discriminator(gan_cfg)}
     for net in frozen.values():
         net.to(device).eval().requires_grad_(False)
-    cfg = InversionConfig(resolution=resolution, z_dim=gan.z_dim, width=params.width)
+    cfg = InversionConfig(resolution=resolution, z_dim=gan.z_dim, width=params.width,
+                          mask_input=params.mask_input)
     encoder = InversionEncoder(cfg).to(device)
     optimizer = _adam([encoder], params)
 
@@ -149,7 +150,8 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
         return x, random_masks(data.masks, len(index), rng).to(device)
 
     def compute(x: torch.Tensor, known: torch.Tensor) -> None:
-        maps = frozen["G"](encoder(x * known + params.hole_fill * (1 - known)))
+        damaged = x * known + params.hole_fill * (1 - known)
+        maps = frozen["G"](encoder(torch.cat([damaged, known], 1) if cfg.mask_input else damaged))
         loss = (params.lambda_r * (frozen["Dec"](maps) - x).abs().mean()
                 + realism_loss(frozen["D"], maps).mean())
         optimizer.zero_grad(set_to_none=True)
@@ -157,6 +159,8 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
         optimizer.step()
 
     x = to_tensor(data.images[:1], device)
+    if cfg.mask_input:
+        x = torch.cat([x, torch.ones_like(x[:, :1])], 1)
     z = torch.zeros(1, gan.z_dim, device=device)
     return Step("train_inversion", params.batch_size, assemble, compute,
                 {"E_z": (encoder, x), "G (frozen)": (frozen["G"], z),

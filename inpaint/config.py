@@ -205,6 +205,8 @@ class InversionParams(TrainParams):
                              doc="L_p as -log D(G(z)) (bounded below), or no L_p at all")
     hole_fill: float = spec(0.0, low=-1.0, high=1.0,
                             doc="value of hole pixels in E_z's input, in [-1, 1] units")
+    mask_input: bool = spec(False, doc="give E_z the known-mask as a 4th input channel (the "
+                                       "paper gives it I_M alone)")
     patience: int | None = spec(3, low=1, doc="stop after this many epochs without a new best "
                                               "validation L1 (null: train all epochs)")
 

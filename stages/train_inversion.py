@@ -43,12 +43,15 @@ def main() -> None:
               **load_networks(GAN, device=device)}
     torch.manual_seed(params.seed)
     gan_cfg = network_config(GAN, "generator")
-    cfg = InversionConfig(resolution=train.shape[1], z_dim=gan_cfg.z_dim, width=params.width)
+    cfg = InversionConfig(resolution=train.shape[1], z_dim=gan_cfg.z_dim, width=params.width,
+                          mask_input=params.mask_input)
     model = GanInverter(InversionEncoder(cfg).to(device), frozen["generator"], frozen["decoder"],
                         frozen["discriminator"], params.hole_fill)
     for net in (model.generator, model.decoder, model.discriminator):
         net.eval().requires_grad_(False)  # frozen, BatchNorm on its running statistics
-    print(describe("E_z", model.inversion_encoder, to_tensor(val[:2], device)))
+    example = to_tensor(val[:2], device)
+    print(describe("E_z", model.inversion_encoder,
+                   model.encoder_input(example, torch.ones_like(example[:, :1]))))
     encoder_view = distributed.wrap(model.inversion_encoder, device)  # DDP under torchrun
     optimizer = torch.optim.Adam(model.inversion_encoder.parameters(), lr=params.lr,
                                  betas=tuple(params.betas))
@@ -63,7 +66,7 @@ def main() -> None:
         for index in batches(len(train), params.batch_size, rng):
             x = to_tensor(take(train, distributed.shard(index)), device)
             known = distributed.shard(random_masks(train_masks, len(index), rng)).to(device)
-            maps = model.generator(encoder_view(model.damaged(x, known)))
+            maps = model.generator(encoder_view(model.encoder_input(x, known)))
             loss_r = (model.decoder(maps) - x).abs().mean()
             loss_p = (realism_loss(model.discriminator, maps).mean()
                       if params.realism_loss == "nonsaturating" else torch.zeros((), device=device))

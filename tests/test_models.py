@@ -82,3 +82,20 @@ def test_exported_model_loads_alone_and_checks_its_version(tmp_path):
         GanInverter.from_folder(tmp_path / "model")
     with pytest.raises(ModelFormatError, match="no config.json"):
         GanInverter.from_folder(tmp_path / "missing")
+
+
+def test_an_encoder_with_mask_input_sees_the_hole_and_round_trips(tmp_path):
+    """`mask_input`: E_z takes the known-mask as a 4th channel, so a hole differs from pixels
+    that happen to have the hole-fill colour; the exported model keeps the setting."""
+    nets = _tiny_networks()
+    inv = InversionConfig(resolution=32, width=0.1, mask_input=True)
+    nets["inversion_encoder"] = (inv, InversionEncoder(inv))
+    export_inpainter(tmp_path / "model", nets, hole_fill=0.0)
+    model = GanInverter.from_folder(tmp_path / "model")
+    assert model.inversion_encoder.cfg.mask_input
+    grey = torch.zeros(1, 3, 32, 32)  # mid-grey everywhere: I_M is the same with any hole
+    hole = torch.ones(1, 1, 32, 32)
+    hole[..., 8:24, 8:24] = 0
+    assert torch.equal(model.damaged(grey, hole), grey)
+    assert model.encoder_input(grey, hole).shape == (1, 4, 32, 32)
+    assert not torch.equal(model.encode(grey, hole), model.encode(grey, torch.ones_like(hole)))

@@ -56,8 +56,15 @@ class GanInverter(nn.Module):
         """I_M: known pixels kept, holes set to `hole_fill` (0 = mid-grey in [-1, 1])."""
         return image * known + self.hole_fill * (1 - known)
 
+    def encoder_input(self, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """What E_z sees: I_M, with the known-mask as a 4th channel when its config says so."""
+        damaged = self.damaged(image, known)
+        if self.inversion_encoder.cfg.mask_input:
+            return torch.cat([damaged, known], dim=1)
+        return damaged
+
     def encode(self, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-        return self.inversion_encoder(self.damaged(image, known))
+        return self.inversion_encoder(self.encoder_input(image, known))
 
     def render(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.generator(z))

@@ -159,6 +159,7 @@ class InversionConfig:
     resolution: int = 64
     z_dim: int = 100
     width: float = 1.0  # multiplies every filter count and FC1; 1.0 is the paper
+    mask_input: bool = False  # the known-mask as a 4th input channel (the paper: I_M alone)
 
     def strides(self) -> list[int]:
         """Stride per conv so the map reaches 4x4: the first convs halve (downsampling early
@@ -171,14 +172,16 @@ class InversionConfig:
 
 class InversionEncoder(nn.Module):
     """E_z (Table 1): seven convs 7x7/5x5/5x5/3x3x4, BatchNorm from Conv2, ReLU; FC1 (BN, ReLU);
-    FC2 to z with no BatchNorm or activation, so the code can follow the Gaussian prior."""
+    FC2 to z with no BatchNorm or activation, so the code can follow the Gaussian prior.
+    With `mask_input` it takes the known-mask as a fourth channel beside I_M, so that a hole
+    filled with `hole_fill` is not confused with pixels of that colour."""
 
     def __init__(self, cfg: InversionConfig):
         super().__init__()
         self.cfg = cfg
         filters = [max(8, int(round(f * cfg.width))) for f in FILTERS]
         layers: list[nn.Module] = []
-        in_ch = 3
+        in_ch = 4 if cfg.mask_input else 3
         for i, (k, f, s) in enumerate(zip(KERNELS, filters, cfg.strides())):
             layers.append(nn.Conv2d(in_ch, f, k, s, k // 2, bias=i == 0))
             layers += [nn.BatchNorm2d(f)] if i > 0 else []
@@ -191,6 +194,7 @@ class InversionEncoder(nn.Module):
             nn.Linear(fc, cfg.z_dim))
 
     def forward(self, damaged: torch.Tensor) -> torch.Tensor:
+        """`damaged`: I_M (N x 3 x H x W), with the known-mask concatenated for `mask_input`."""
         return self.head(self.features(damaged))
 
 

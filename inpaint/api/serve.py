@@ -211,7 +211,7 @@ def create_app(model: Path | None = None, models_dir: Path = Path("models"),
     app = FastAPI(title="inpaint", docs_url=None, redoc_url=None)
     app.state.runner = runner
     app.state.admission = threading.BoundedSemaphore(max_requests)
-    page = resources.files("inpaint").joinpath("static/index.html").read_text(encoding="utf-8")
+    page = resources.files("inpaint.api").joinpath("static/index.html").read_text(encoding="utf-8")
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:

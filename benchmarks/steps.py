@@ -149,11 +149,21 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
         x = to_tensor(take(data.images, index), device)
         return x, random_masks(data.masks, len(index), rng).to(device)
 
+    # the optional perceptual term, on an AlexNet of random weights (the cost is the same)
+    features = (AlexFeatures(lpips.LPIPS(net="alex", pretrained=False, pnet_rand=True,
+                                         verbose=False)).to(device)
+                if params.perceptual_weight else None)
+
     def compute(x: torch.Tensor, known: torch.Tensor) -> None:
         damaged = x * known + params.hole_fill * (1 - known)
         maps = frozen["G"](encoder(torch.cat([damaged, known], 1) if cfg.mask_input else damaged))
-        loss = (params.lambda_r * (frozen["Dec"](maps) - x).abs().mean()
-                + realism_loss(frozen["D"], maps).mean())
+        out = frozen["Dec"](maps)
+        loss = params.lambda_r * (out - x).abs().mean() + realism_loss(frozen["D"], maps).mean()
+        if features is not None:
+            with torch.no_grad():
+                wanted = features(x)
+            loss = loss + params.perceptual_weight * sum(
+                F.l1_loss(f, w) for f, w in zip(features(out), wanted))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

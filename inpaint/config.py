@@ -207,6 +207,9 @@ class InversionParams(TrainParams):
                             doc="value of hole pixels in E_z's input, in [-1, 1] units")
     mask_input: bool = spec(False, doc="give E_z the known-mask as a 4th input channel (the "
                                        "paper gives it I_M alone)")
+    perceptual_weight: float = spec(0.0, low=0.0, high=1e6,
+                                    doc="weight of an L1 loss on LPIPS AlexNet features (relu1-"
+                                        "relu3) of the output against I; 0 = the paper's loss")
     patience: int | None = spec(3, low=1, doc="stop after this many epochs without a new best "
                                               "validation L1 (null: train all epochs)")
 

@@ -2,7 +2,10 @@
 
 Loss L = L_p + lambda_r * L_r with L_r = ||I - Dec(G(E_z(I_M)))||_1 and L_p the bounded,
 non-saturating realism term -log D(G(E_z(I_M))) (see docs/method.md: the literal log(1 - D) is
-unbounded below and lets E_z fool D instead of reconstructing). Masks come from the `masks`
+unbounded below and lets E_z fool D instead of reconstructing). With
+`inversion.perceptual_weight` > 0 the loss adds that weight times the L1 distance of LPIPS
+AlexNet's relu1-relu3 features of the output and of I: the perceptual term the retrained PConv
+trains with (not in the paper). Masks come from the `masks`
 training pool, with random flips. After each epoch E_z is scored on the validation pairs
 (validation images, evaluation masks); training stops when their L1 has not improved for
 `inversion.patience` epochs, and the E_z of the best epoch is exported. Outputs the exported
@@ -16,9 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
+from inpaint.baselines.losses import AlexFeatures
 from inpaint.training import distributed
 from inpaint.config import InversionParams, load_section
+from inpaint.evaluation.weights import DEFAULT_DIR, load_lpips
 from inpaint.data.images import load_npy
 from inpaint.paper.inversion import GanInverter, realism_loss
 from inpaint.paper.networks import InversionConfig, InversionEncoder, describe
@@ -58,6 +64,7 @@ def main() -> None:
     checkpoint = Checkpoint("checkpoints/train_inversion.pt",
                             {"inversion_encoder": model.inversion_encoder}, {"adam": optimizer},
                             fingerprint(vars(params), [TRAIN, TRAIN_MASKS, AUTOENCODER, GAN]))
+    features = AlexFeatures(load_lpips(DEFAULT_DIR, device)) if params.perceptual_weight else None
     early_stop = EarlyStop("val_l1", params.patience, Path("checkpoints/train_inversion.best.pt"),
                            {"inversion_encoder": model.inversion_encoder})
 
@@ -67,14 +74,21 @@ def main() -> None:
             x = to_tensor(take(train, distributed.shard(index)), device)
             known = distributed.shard(random_masks(train_masks, len(index), rng)).to(device)
             maps = model.generator(encoder_view(model.encoder_input(x, known)))
-            loss_r = (model.decoder(maps) - x).abs().mean()
+            out = model.decoder(maps)
+            loss_r = (out - x).abs().mean()
             loss_p = (realism_loss(model.discriminator, maps).mean()
                       if params.realism_loss == "nonsaturating" else torch.zeros((), device=device))
             loss = loss_p + params.lambda_r * loss_r
+            losses = {"l_r": loss_r, "l_p": loss_p}
+            if features is not None:
+                with torch.no_grad():
+                    wanted = features(x)
+                losses["l_perceptual"] = sum(F.l1_loss(f, w) for f, w in zip(features(out), wanted))
+                loss = loss + params.perceptual_weight * losses["l_perceptual"]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses = {"loss": loss, "l_r": loss_r, "l_p": loss_p}
+            losses = {"loss": loss, **losses}
             progress(losses)
             mean.add(losses)
         return mean.result()

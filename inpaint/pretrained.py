@@ -48,8 +48,10 @@ def save_networks(path: str | Path, networks: dict[str, tuple[object, nn.Module]
     state = {"format_version": FORMAT_VERSION,
              "configs": {k: dataclasses.asdict(cfg) for k, (cfg, _) in networks.items()},
              "weights": {k: m.state_dict() for k, (_, m) in networks.items()}}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    # through a file object: given a path, torch names the archive's root folder after the
+    # (randomly named) temporary file, and the same networks would differ in bytes each save
+    with atomic_path(path) as tmp, open(tmp, "wb") as file:
+        torch.save(state, file)
 
 
 def load_networks(path: str | Path, names: list[str] | None = None,

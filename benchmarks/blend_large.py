@@ -2,8 +2,8 @@
 solved, and exactness on the known pixels.
 
 Each case is a synthetic photo-like image (smooth colour gradients plus noise), a free-form
-hole mask (thick random strokes and ellipses drawn with cv2, sized to the image's short side
-as in inpaint/data/masks.py, added until the hole ratio is within +-1% of the target) and a fill
+hole mask (the strokes and ellipses of inpaint/data/masks.py, sized to the image's short side,
+added until the hole ratio is within +-1% of the target) and a fill
 = image + a colour offset + noise. Default cases: 6000 x 4000 (24 MP) with 10% and 50% holes,
 and 512 x 512 and 64 x 64 with the same ratios for reference.
 
@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from inpaint.api.blending import DEFAULT_MAX_UNKNOWNS, poisson_blend
+from inpaint.data.masks import draw_shape
 
 CLEAR_REFS, STATUS = Path("/proc/self/clear_refs"), Path("/proc/self/status")
 OFFSET = (12.0, -8.0, 20.0)  # colour shift of the fill, per channel
@@ -62,28 +63,6 @@ def photo(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return np.stack(channels, -1)
 
 
-def _shape(hole: np.ndarray, rng: np.random.Generator) -> None:
-    """One stroke (a random walk of thick segments, 75%) or ellipse (25%), sizes relative to
-    the short side as in inpaint/data/masks.py."""
-    height, width = hole.shape
-    size = min(height, width)
-    if rng.random() < 0.75:
-        x, y = rng.uniform(-0.1, 1.1) * width, rng.uniform(-0.1, 1.1) * height
-        thickness = int(max(1, rng.uniform(0.02, 0.12) * size))
-        angle = rng.uniform(0, 2 * np.pi)
-        for _ in range(rng.integers(2, 8)):
-            angle += rng.normal(0, 0.9)
-            length = rng.uniform(0.05, 0.3) * size
-            nx, ny = x + length * np.cos(angle), y + length * np.sin(angle)
-            cv2.line(hole, (int(x), int(y)), (int(nx), int(ny)), 1, thickness)
-            cv2.circle(hole, (int(nx), int(ny)), thickness // 2, 1, -1)
-            x, y = nx, ny
-    else:
-        centre = (int(rng.uniform(-0.05, 1.05) * width), int(rng.uniform(-0.05, 1.05) * height))
-        axes = tuple(int(a) for a in rng.uniform(0.03, 0.18, 2) * size)
-        cv2.ellipse(hole, centre, axes, rng.uniform(0, 180), 0, 360, 1, -1)
-
-
 def free_form_mask(rng: np.random.Generator, height: int, width: int, ratio: float,
                    tolerance: float = 0.01) -> np.ndarray:
     """A known-mask (1 = known) whose hole ratio is within `tolerance` of `ratio`: shapes
@@ -92,7 +71,7 @@ def free_form_mask(rng: np.random.Generator, height: int, width: int, ratio: flo
     count = 0
     while count < (ratio - tolerance) * hole.size:
         trial = hole.copy()
-        _shape(trial, rng)
+        draw_shape(trial, rng)
         trial_count = int(np.count_nonzero(trial))
         if trial_count <= (ratio + tolerance) * hole.size:
             hole, count = trial, trial_count

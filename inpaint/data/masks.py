@@ -40,9 +40,11 @@ def binarise(grey: np.ndarray, resolution: int) -> np.ndarray:
 
 
 def _stroke(mask: np.ndarray, rng: np.random.Generator) -> None:
-    """A free-form brush stroke: a random walk of thick line segments with round joints."""
-    size = mask.shape[0]
-    x, y = rng.uniform(-0.1, 1.1, 2) * size
+    """A free-form brush stroke: a random walk of thick line segments with round joints, sized
+    to the mask's short side."""
+    extent = np.array(mask.shape[::-1])  # (width, height)
+    size = extent.min()
+    x, y = rng.uniform(-0.1, 1.1, 2) * extent
     width = int(max(1, rng.uniform(0.02, 0.12) * size))
     angle = rng.uniform(0, 2 * np.pi)
     for _ in range(rng.integers(2, 8)):
@@ -56,10 +58,15 @@ def _stroke(mask: np.ndarray, rng: np.random.Generator) -> None:
 
 def _blob(mask: np.ndarray, rng: np.random.Generator) -> None:
     """A filled ellipse, rotated, sometimes crossing the border."""
-    size = mask.shape[0]
-    centre = tuple(int(c) for c in rng.uniform(-0.05, 1.05, 2) * size)
-    axes = tuple(int(a) for a in rng.uniform(0.03, 0.18, 2) * size)
+    extent = np.array(mask.shape[::-1])  # (width, height)
+    centre = tuple(int(c) for c in rng.uniform(-0.05, 1.05, 2) * extent)
+    axes = tuple(int(a) for a in rng.uniform(0.03, 0.18, 2) * extent.min())
     cv2.ellipse(mask, centre, axes, rng.uniform(0, 180), 0, 360, 1, -1)
+
+
+def draw_shape(hole: np.ndarray, rng: np.random.Generator) -> None:
+    """Add one shape to a uint8 hole map (1 = hole) of any size: a stroke (75%) or a blob."""
+    (_stroke if rng.random() < 0.75 else _blob)(hole, rng)
 
 
 def generate_mask(rng: np.random.Generator, resolution: int, target_ratio: float) -> np.ndarray:
@@ -70,7 +77,7 @@ def generate_mask(rng: np.random.Generator, resolution: int, target_ratio: float
     """
     hole = np.zeros((resolution, resolution), dtype=np.uint8)
     while hole.mean() < target_ratio:
-        (_stroke if rng.random() < 0.75 else _blob)(hole, rng)
+        draw_shape(hole, rng)
     return (1 - hole).astype(np.uint8)
 
 

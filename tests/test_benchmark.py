@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from conftest import run_stage
-from inpaint.api.methods import METHODS, MethodSettings, composite, get_method
+from inpaint.api.blending import blend
+from inpaint.api.methods import METHODS, MethodSettings, get_method
 
 pytest_plugins = ["fixtures_model"]  # the session-scoped `tiny_model` fixture
 pytestmark = pytest.mark.slow
@@ -40,11 +41,11 @@ def _set_benchmark(folder, **changes):
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
 
 
-def test_composite_keeps_every_known_pixel():
+def test_pasting_keeps_every_known_pixel():
     rng = np.random.default_rng(0)
     image, output = rng.integers(0, 256, (2, 2, 8, 8, 3), dtype=np.uint8)
     known = rng.integers(0, 2, (2, 8, 8), dtype=np.uint8)
-    out = composite(image, known, output)
+    out = blend(image, known, output, "paste")
     assert np.array_equal(out[known == 1], image[known == 1])
     assert np.array_equal(out[known == 0], output[known == 0])
 

@@ -381,7 +381,7 @@ class Inpainter:
         known = np.stack([k for _, k in small]).astype(np.uint8)
         # known low-resolution pixels are put back before upscaling, so the interpolation
         # near the hole border blends towards the real context rather than the model's copy
-        composite = methods.composite(images, known, self.fill(images, known))
+        composite = blend(images, known, self.fill(images, known), "paste")
         return [_upscale(c, geometry) for c, geometry in zip(composite, geometries)]
 
 

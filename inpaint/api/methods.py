@@ -65,11 +65,6 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
-def composite(image: np.ndarray, known: np.ndarray, output: np.ndarray) -> np.ndarray:
-    """Known pixels from `image`, hole pixels from `output` (uint8, exact)."""
-    return np.where(known[..., None].astype(bool), image, output)
-
-
 def scored_name(method: str, blend_mode: str | None) -> str:
     """The benchmark's name for `method` composited with `blend_mode` ('paste' keeps the plain
     name; None: scored on its raw output)."""

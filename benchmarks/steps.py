@@ -31,7 +31,7 @@ from inpaint.baselines.learned import GatedConvTrainer, PConvTrainer
 from inpaint.config import (AutoencoderParams, GanParams, GatedConvParams, InversionParams,
                             PConvParams, load_section)
 from inpaint.data.images import load_npy
-from inpaint.paper.inversion import realism_loss
+from inpaint.paper.inversion import GanInverter, InversionTrainer
 from inpaint.data.masks import generate_masks
 from inpaint.paper.networks import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
                                     Generator, InversionConfig, InversionEncoder)
@@ -137,45 +137,30 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
     resolution = data.images.shape[1]
     ae_cfg = AutoencoderConfig(resolution=resolution)
     gan_cfg = GanConfig(size=ae_cfg.map_size, z_dim=gan.z_dim, width=gan.width)
-    frozen = {"G": Generator(gan_cfg), "Dec": Decoder(ae_cfg), "D": Discriminator(gan_cfg)}
-    for net in frozen.values():
-        net.to(device).eval().requires_grad_(False)
     cfg = InversionConfig(resolution=resolution, z_dim=gan.z_dim, width=params.width,
                           mask_input=params.mask_input)
-    encoder = InversionEncoder(cfg).to(device)
-    optimizer = _adam([encoder], params)
+    model = GanInverter(InversionEncoder(cfg), Generator(gan_cfg), Decoder(ae_cfg),
+                        Discriminator(gan_cfg), params.hole_fill).to(device)
+    # the optional perceptual term, on an AlexNet of random weights (the cost is the same)
+    features = (AlexFeatures(lpips.LPIPS(net="alex", pretrained=False, pnet_rand=True,
+                                         verbose=False)).to(device)
+                if params.perceptual_weight else None)
+    trainer = InversionTrainer(model, params.lr, tuple(params.betas), params.lambda_r,
+                               params.realism_loss == "nonsaturating", params.perceptual_weight,
+                               features, params.generator_lr)
 
     def assemble(index: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, ...]:
         x = to_tensor(take(data.images, index), device)
         return x, random_masks(data.masks, len(index), rng).to(device)
 
-    # the optional perceptual term, on an AlexNet of random weights (the cost is the same)
-    features = (AlexFeatures(lpips.LPIPS(net="alex", pretrained=False, pnet_rand=True,
-                                         verbose=False)).to(device)
-                if params.perceptual_weight else None)
-
-    def compute(x: torch.Tensor, known: torch.Tensor) -> None:
-        damaged = x * known + params.hole_fill * (1 - known)
-        maps = frozen["G"](encoder(torch.cat([damaged, known], 1) if cfg.mask_input else damaged))
-        out = frozen["Dec"](maps)
-        loss = params.lambda_r * (out - x).abs().mean() + realism_loss(frozen["D"], maps).mean()
-        if features is not None:
-            with torch.no_grad():
-                wanted = features(x)
-            loss = loss + params.perceptual_weight * sum(
-                F.l1_loss(f, w) for f, w in zip(features(out), wanted))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
     x = to_tensor(data.images[:1], device)
-    if cfg.mask_input:
-        x = torch.cat([x, torch.ones_like(x[:, :1])], 1)
+    seen = model.encoder_input(x, torch.ones_like(x[:, :1]))
     z = torch.zeros(1, gan.z_dim, device=device)
-    return Step("train_inversion", params.batch_size, assemble, compute,
-                {"E_z": (encoder, x), "G (frozen)": (frozen["G"], z),
-                 "Dec (frozen)": (frozen["Dec"], frozen["G"](z)),
-                 "D (frozen)": (frozen["D"], frozen["G"](z))})
+    maps = model.generator(z)
+    tuned = " (tuned)" if params.generator_lr else " (frozen)"
+    return Step("train_inversion", params.batch_size, assemble, trainer.step,
+                {"E_z": (model.inversion_encoder, seen), "G" + tuned: (model.generator, z),
+                 "Dec (frozen)": (model.decoder, maps), "D (frozen)": (model.discriminator, maps)})
 
 
 def _baseline_step(data: Data, device: torch.device, method: str) -> Step:

@@ -210,6 +210,9 @@ class InversionParams(TrainParams):
     perceptual_weight: float = spec(0.0, low=0.0, high=1e6,
                                     doc="weight of an L1 loss on LPIPS AlexNet features (relu1-"
                                         "relu3) of the output against I; 0 = the paper's loss")
+    generator_lr: float = spec(0.0, low=0.0, high=1.0,
+                               doc="> 0: tune G with E_z at this learning rate; 0 = the paper's "
+                                   "frozen G")
     patience: int | None = spec(3, low=1, doc="stop after this many epochs without a new best "
                                               "validation L1 (null: train all epochs)")
 

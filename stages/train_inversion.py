@@ -5,8 +5,9 @@ non-saturating realism term -log D(G(E_z(I_M))) (see docs/method.md: the literal
 unbounded below and lets E_z fool D instead of reconstructing). With
 `inversion.perceptual_weight` > 0 the loss adds that weight times the L1 distance of LPIPS
 AlexNet's relu1-relu3 features of the output and of I: the perceptual term the retrained PConv
-trains with (not in the paper). Masks come from the `masks`
-training pool, with random flips. After each epoch E_z is scored on the validation pairs
+trains with (not in the paper). With `inversion.generator_lr` > 0, G is tuned with E_z on the
+same loss (not in the paper; D and Dec stay frozen). Masks come from the `masks` training pool,
+with random flips. After each epoch E_z is scored on the validation pairs
 (validation images, evaluation masks); training stops when their L1 has not improved for
 `inversion.patience` epochs, and the E_z of the best epoch is exported. Outputs the exported
 model folder models/inpainter/, metrics/inversion.json (validation L1 / PSNR per hole-ratio
@@ -19,14 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from inpaint.baselines.losses import AlexFeatures
 from inpaint.training import distributed
 from inpaint.config import InversionParams, load_section
 from inpaint.evaluation.weights import DEFAULT_DIR, load_lpips
 from inpaint.data.images import load_npy
-from inpaint.paper.inversion import GanInverter, realism_loss
+from inpaint.paper.inversion import GanInverter, InversionTrainer
 from inpaint.paper.networks import InversionConfig, InversionEncoder, describe
 from inpaint.pretrained import export_inpainter, load_networks, network_config
 from inpaint.training.loop import (Checkpoint, EarlyStop, Mean, batches, epoch_generator,
@@ -53,42 +53,25 @@ def main() -> None:
                           mask_input=params.mask_input)
     model = GanInverter(InversionEncoder(cfg).to(device), frozen["generator"], frozen["decoder"],
                         frozen["discriminator"], params.hole_fill)
-    for net in (model.generator, model.decoder, model.discriminator):
-        net.eval().requires_grad_(False)  # frozen, BatchNorm on its running statistics
     example = to_tensor(val[:2], device)
     print(describe("E_z", model.inversion_encoder,
                    model.encoder_input(example, torch.ones_like(example[:, :1]))))
-    encoder_view = distributed.wrap(model.inversion_encoder, device)  # DDP under torchrun
-    optimizer = torch.optim.Adam(model.inversion_encoder.parameters(), lr=params.lr,
-                                 betas=tuple(params.betas))
-    checkpoint = Checkpoint("checkpoints/train_inversion.pt",
-                            {"inversion_encoder": model.inversion_encoder}, {"adam": optimizer},
-                            fingerprint(vars(params), [TRAIN, TRAIN_MASKS, AUTOENCODER, GAN]))
     features = AlexFeatures(load_lpips(DEFAULT_DIR, device)) if params.perceptual_weight else None
+    trainer = InversionTrainer(model, params.lr, tuple(params.betas), params.lambda_r,
+                               params.realism_loss == "nonsaturating", params.perceptual_weight,
+                               features, params.generator_lr,
+                               wrap=lambda module: distributed.wrap(module, device))
+    checkpoint = Checkpoint("checkpoints/train_inversion.pt", trainer.trained, trainer.optimizers,
+                            fingerprint(vars(params), [TRAIN, TRAIN_MASKS, AUTOENCODER, GAN]))
     early_stop = EarlyStop("val_l1", params.patience, Path("checkpoints/train_inversion.best.pt"),
-                           {"inversion_encoder": model.inversion_encoder})
+                           trainer.trained)
 
     def train_epoch(epoch: int, progress) -> dict:
         rng, mean = epoch_generator(params.seed, epoch), Mean()
         for index in batches(len(train), params.batch_size, rng):
             x = to_tensor(take(train, distributed.shard(index)), device)
             known = distributed.shard(random_masks(train_masks, len(index), rng)).to(device)
-            maps = model.generator(encoder_view(model.encoder_input(x, known)))
-            out = model.decoder(maps)
-            loss_r = (out - x).abs().mean()
-            loss_p = (realism_loss(model.discriminator, maps).mean()
-                      if params.realism_loss == "nonsaturating" else torch.zeros((), device=device))
-            loss = loss_p + params.lambda_r * loss_r
-            losses = {"l_r": loss_r, "l_p": loss_p}
-            if features is not None:
-                with torch.no_grad():
-                    wanted = features(x)
-                losses["l_perceptual"] = sum(F.l1_loss(f, w) for f, w in zip(features(out), wanted))
-                loss = loss + params.perceptual_weight * losses["l_perceptual"]
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses = {"loss": loss, **losses}
+            losses = trainer.step(x, known)
             progress(losses)
             mean.add(losses)
         return mean.result()
@@ -102,7 +85,7 @@ def main() -> None:
     if not distributed.is_main():
         return  # rank 0 writes the outputs while the others wait in `distributed.launch`
     early_stop.restore_best()
-    model.inversion_encoder.eval()
+    model.eval()
     export_inpainter("models/inpainter", {
         "inversion_encoder": (cfg, model.inversion_encoder),
         "generator": (gan_cfg, model.generator),

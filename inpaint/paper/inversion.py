@@ -11,6 +11,7 @@ known pixels equally.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -71,6 +72,61 @@ class GanInverter(nn.Module):
 
     def forward(self, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         return self.render(self.encode(image, known))
+
+
+class InversionTrainer:
+    """One training step of E_z through Dec(G(.)) (the paper's stage 2), and optionally of G.
+
+    Loss: the realism term -log D(G(E_z(I_M))) (if `realism`) + `lambda_r` * L1(output, I)
+    + `perceptual_weight` * the L1 distance of `features` of output and I (not in the paper).
+    With `generator_lr` > 0, G is tuned with E_z on the same loss, at that learning rate (not
+    in the paper, which freezes G): its BatchNorm keeps the GAN's running statistics, and D
+    stays frozen. Dec always stays frozen. `wrap` gives the view of a trained module that the
+    step calls (`distributed.wrap` under torchrun); optimisers hold the modules themselves.
+    """
+
+    def __init__(self, model: GanInverter, lr: float, betas: tuple[float, float],
+                 lambda_r: float, realism: bool, perceptual_weight: float = 0.0,
+                 features: nn.Module | None = None, generator_lr: float = 0.0,
+                 wrap: Callable[[nn.Module], nn.Module] = lambda module: module):
+        if perceptual_weight and features is None:
+            raise ValueError("perceptual_weight > 0 needs the feature network")
+        self.model, self.lambda_r, self.realism = model, lambda_r, realism
+        self.perceptual_weight, self.features = perceptual_weight, features
+        for net in (model.generator, model.decoder, model.discriminator):
+            net.eval().requires_grad_(False)  # BatchNorm on its running statistics
+        self.encoder = wrap(model.inversion_encoder)
+        self.optimizers = {"adam": torch.optim.Adam(model.inversion_encoder.parameters(),
+                                                    lr=lr, betas=betas)}
+        self.trained = {"inversion_encoder": model.inversion_encoder}
+        self.generator = model.generator
+        if generator_lr > 0:
+            model.generator.requires_grad_(True)
+            self.generator = wrap(model.generator)
+            self.optimizers["adam_g"] = torch.optim.Adam(model.generator.parameters(),
+                                                         lr=generator_lr, betas=betas)
+            self.trained["generator"] = model.generator
+
+    def step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One optimisation step on a batch; returns the losses (`loss`: the trained one)."""
+        maps = self.generator(self.encoder(self.model.encoder_input(image, known)))
+        out = self.model.decoder(maps)
+        terms = {"l_r": (out - image).abs().mean()}
+        terms["l_p"] = (realism_loss(self.model.discriminator, maps).mean() if self.realism
+                        else torch.zeros((), device=image.device))
+        loss = terms["l_p"] + self.lambda_r * terms["l_r"]
+        if self.perceptual_weight:
+            with torch.no_grad():
+                wanted = self.features(image)
+            terms["l_perceptual"] = sum(F.l1_loss(f, w)
+                                        for f, w in zip(self.features(out), wanted))
+            loss = loss + self.perceptual_weight * terms["l_perceptual"]
+        for optimizer in self.optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for optimizer in self.optimizers.values():
+            optimizer.step()
+        return {"loss": loss, **terms}
 
 
 def refine(model: GanInverter, image: torch.Tensor, known: torch.Tensor, z: torch.Tensor,

@@ -1,4 +1,4 @@
-"""Stage `train_inversion`: the encoder E_z, through the frozen G, D and Dec (paper, stage 2).
+"""Stage `train_inversion`: the encoder E_z, through G, D and Dec (paper, stage 2: all frozen).
 
 Loss L = L_p + lambda_r * L_r with L_r = ||I - Dec(G(E_z(I_M)))||_1 and L_p the bounded,
 non-saturating realism term -log D(G(E_z(I_M))) (see docs/method.md: the literal log(1 - D) is
@@ -45,14 +45,14 @@ def main() -> None:
     train, val = load_npy(TRAIN), load_npy(VAL)
     train_masks, eval_masks = load_npy(TRAIN_MASKS), load_npy(EVAL_MASKS)
     pairs = pd.read_csv(VAL_PAIRS)
-    frozen = {**load_networks(AUTOENCODER, ["decoder"], device),
+    loaded = {**load_networks(AUTOENCODER, ["decoder"], device),
               **load_networks(GAN, device=device)}
     torch.manual_seed(params.seed)
     gan_cfg = network_config(GAN, "generator")
     cfg = InversionConfig(resolution=train.shape[1], z_dim=gan_cfg.z_dim, width=params.width,
                           mask_input=params.mask_input)
-    model = GanInverter(InversionEncoder(cfg).to(device), frozen["generator"], frozen["decoder"],
-                        frozen["discriminator"], params.hole_fill)
+    model = GanInverter(InversionEncoder(cfg).to(device), loaded["generator"], loaded["decoder"],
+                        loaded["discriminator"], params.hole_fill)
     example = to_tensor(val[:2], device)
     print(describe("E_z", model.inversion_encoder,
                    model.encoder_input(example, torch.ones_like(example[:, :1]))))

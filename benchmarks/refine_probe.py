@@ -3,10 +3,10 @@
 For each `--steps` value, refines E_z's code by that many Adam steps on the known pixels
 (`inpaint.paper.inversion.hybrid_inversion`, as `ours_hybrid` does; 0 = `ours`), blends the
 fill into the known pixels (Poisson) and prints one Markdown row: hole PSNR / LPIPS per
-hole-ratio bucket on the first `--pairs` validation pairs of each bucket, scored as
-`stages/diagnose.py` scores them. Validation images only, never the test images: it is for
-choosing settings. Run it from a repository whose `train_inversion` and `metric_weights`
-stages have run.
+hole-ratio bucket on the first `diagnosis.pairs_per_bucket` validation pairs of each
+bucket, scored as `stages/diagnose.py` scores them (with its `seam_width`). Validation
+images only, never the test images: it is for choosing settings. Run it from a repository
+whose `train_inversion` and `metric_weights` stages have run.
 
     OMP_NUM_THREADS=1 python benchmarks/refine_probe.py --steps 0 20 100
 """
@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from inpaint.api.blending import blend
+from inpaint.config import DiagnosisParams, load_section
 from inpaint.data.images import load_npy
 from inpaint.evaluation.metrics import MetricContext
 from inpaint.paper.inversion import GanInverter, hybrid_inversion
@@ -29,20 +30,19 @@ from steps import stage_module
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[0, 20])
-    parser.add_argument("--pairs", type=int, default=40, help="validation pairs per bucket")
-    parser.add_argument("--seam-width", type=int, default=3)
     args = parser.parse_args()
+    params = load_section(DiagnosisParams, "diagnosis")  # the params.yaml beside the data
     set_threads()
     diagnose = stage_module("diagnose")
     ctx = MetricContext(weights_dir=diagnose.WEIGHTS, device=torch.device("cpu"))
     val = np.asarray(load_npy(diagnose.VAL))
     eval_masks = np.asarray(load_npy(diagnose.EVAL_MASKS))
     model = GanInverter.from_folder(diagnose.INPAINTER)
-    pairs = pd.read_csv(diagnose.VAL_PAIRS).groupby("bucket", sort=False).head(args.pairs)
+    pairs = pd.read_csv(diagnose.VAL_PAIRS).groupby("bucket", sort=False).head(
+        params.pairs_per_bucket)
     groups = list(pairs.groupby("bucket", sort=False))
     print("| refine steps | " + " | ".join(bucket for bucket, _ in groups) + " |")
     for steps in args.steps:
-        torch.manual_seed(0)
         cells = []
         for _, group in groups:
             images = val[group.image_index.values]
@@ -50,7 +50,7 @@ def main() -> None:
             fill = to_uint8(hybrid_inversion(model, to_tensor(images, "cpu"),
                                              torch.from_numpy(known).float()[:, None], steps))
             scores = diagnose.hole_scores(images, blend(images, known, fill, "poisson"), known,
-                                          diagnose.seam_ring(known, args.seam_width), ctx)
+                                          diagnose.seam_ring(known, params.seam_width), ctx)
             cells.append(f"{scores['psnr_hole']:.2f} / {scores['lpips']:.4f}")
         print(f"| {steps} | " + " | ".join(cells) + " |", flush=True)
 

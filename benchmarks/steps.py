@@ -147,7 +147,7 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
                 if params.perceptual_weight else None)
     trainer = InversionTrainer(model, params.lr, tuple(params.betas), params.lambda_r,
                                params.realism_loss == "nonsaturating", params.perceptual_weight,
-                               features, params.generator_lr)
+                               features, params.generator_lr, params.latent_weight)
 
     def assemble(index: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, ...]:
         x = to_tensor(take(data.images, index), device)

@@ -135,6 +135,29 @@ def test_inversion_step_trains_e_z_and_g_only_when_asked(generator_lr):
         InversionTrainer(model, 1e-3, (0.9, 0.999), 20.0, True, perceptual_weight=1.0)
 
 
+def test_latent_term_teaches_e_z_to_invert_damaged_samples():
+    """With `latent_weight` the step also encodes damaged samples Dec(G(z)) and pulls their code
+    towards z: on the latent term alone, its error falls and G, D, Dec stay as they were."""
+    torch.manual_seed(0)
+    nets = {name: net for name, (_, net) in _tiny_networks().items()}
+    model = GanInverter(nets["inversion_encoder"], nets["generator"], nets["decoder"],
+                        nets["discriminator"], hole_fill=0.0)
+    for net in (nets["generator"], nets["decoder"]):  # DCGAN's init gives near-equal samples
+        for weight in (p for p in net.parameters() if p.dim() > 1):
+            torch.nn.init.kaiming_normal_(weight)
+    frozen = {name: _weights(nets[name]) for name in ("generator", "discriminator", "decoder")}
+    trainer = InversionTrainer(model, lr=1e-2, betas=(0.9, 0.999), lambda_r=0.0, realism=False,
+                               latent_weight=1.0)
+    image, known = torch.rand(8, 3, 32, 32) * 2 - 1, torch.ones(8, 1, 32, 32)
+    known[..., 8:20, 8:20] = 0
+    errors = []
+    for _ in range(60):
+        torch.manual_seed(1)  # the same z each step: E_z must learn these samples' codes
+        errors.append(float(trainer.step(image, known)["l_latent"]))
+    assert errors[-1] < 0.5 * errors[0]
+    assert all(_same(frozen[name], nets[name]) for name in frozen)
+
+
 def test_saving_the_same_networks_gives_the_same_bytes(tmp_path):
     """Stage outputs are reproducible byte for byte, whatever the temporary file was called."""
     nets = _tiny_networks()

@@ -78,7 +78,12 @@ class InversionTrainer:
     """One training step of E_z through Dec(G(.)) (the paper's stage 2), and optionally of G.
 
     Loss: the realism term -log D(G(E_z(I_M))) (if `realism`) + `lambda_r` * L1(output, I)
-    + `perceptual_weight` * the L1 distance of `features` of output and I (not in the paper).
+    + `perceptual_weight` * the L1 distance of `features` of output and I (not in the paper)
+    + `latent_weight` * the mean squared error between z and E_z's code for a sample Dec(G(z)),
+    z ~ N(0, I), damaged by the batch's own masks (not in the paper): a target in code space,
+    which the image losses do not give, so that E_z learns to invert G where G is exact. The
+    samples go through E_z in the same forward pass as the batch (one pass for DDP), so E_z's
+    BatchNorm statistics cover both.
     With `generator_lr` > 0, G is tuned with E_z on the same loss, at that learning rate (not
     in the paper, which freezes G): its BatchNorm keeps the GAN's running statistics, and D
     stays frozen. Dec always stays frozen. `wrap` gives the view of a trained module that the
@@ -88,11 +93,13 @@ class InversionTrainer:
     def __init__(self, model: GanInverter, lr: float, betas: tuple[float, float],
                  lambda_r: float, realism: bool, perceptual_weight: float = 0.0,
                  features: nn.Module | None = None, generator_lr: float = 0.0,
+                 latent_weight: float = 0.0,
                  wrap: Callable[[nn.Module], nn.Module] = lambda module: module):
         if perceptual_weight and features is None:
             raise ValueError("perceptual_weight > 0 needs the feature network")
         self.model, self.lambda_r, self.realism = model, lambda_r, realism
         self.perceptual_weight, self.features = perceptual_weight, features
+        self.latent_weight = latent_weight
         for net in (model.generator, model.decoder, model.discriminator):
             net.eval().requires_grad_(False)  # BatchNorm on its running statistics
         self.encoder = wrap(model.inversion_encoder)
@@ -107,14 +114,31 @@ class InversionTrainer:
                                                          lr=generator_lr, betas=betas)
             self.trained["generator"] = model.generator
 
+    def encode_with_samples(self, image: torch.Tensor,
+                            known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """E_z's codes for the batch, and the code-space error on as many damaged samples."""
+        with torch.no_grad():
+            z = torch.randn(len(image), self.model.z_dim, device=image.device)
+            samples = self.model.render(z).clamp(-1, 1)
+        inputs = self.model.encoder_input(torch.cat([image, samples]), torch.cat([known, known]))
+        codes, sample_codes = self.encoder(inputs).split(len(image))
+        return codes, F.mse_loss(sample_codes, z)
+
     def step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step on a batch; returns the losses (`loss`: the trained one)."""
-        maps = self.generator(self.encoder(self.model.encoder_input(image, known)))
+        terms = {}
+        if self.latent_weight:
+            codes, terms["l_latent"] = self.encode_with_samples(image, known)
+        else:
+            codes = self.encoder(self.model.encoder_input(image, known))
+        maps = self.generator(codes)
         out = self.model.decoder(maps)
-        terms = {"l_r": (out - image).abs().mean()}
+        terms["l_r"] = (out - image).abs().mean()
         terms["l_p"] = (realism_loss(self.model.discriminator, maps).mean() if self.realism
                         else torch.zeros((), device=image.device))
         loss = terms["l_p"] + self.lambda_r * terms["l_r"]
+        if self.latent_weight:
+            loss = loss + self.latent_weight * terms["l_latent"]
         if self.perceptual_weight:
             with torch.no_grad():
                 wanted = self.features(image)

@@ -147,7 +147,8 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
                 if params.perceptual_weight else None)
     trainer = InversionTrainer(model, params.lr, tuple(params.betas), params.lambda_r,
                                params.realism_loss == "nonsaturating", params.perceptual_weight,
-                               features, params.generator_lr, params.latent_weight)
+                               features, params.generator_lr, params.latent_weight,
+                               params.decoder_lr)
 
     def assemble(index: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, ...]:
         x = to_tensor(take(data.images, index), device)
@@ -157,10 +158,15 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
     seen = model.encoder_input(x, torch.ones_like(x[:, :1]))
     z = torch.zeros(1, gan.z_dim, device=device)
     maps = model.generator(z)
-    tuned = " (tuned)" if params.generator_lr else " (frozen)"
+
+    def state(lr: float) -> str:
+        return " (tuned)" if lr else " (frozen)"
+
     return Step("train_inversion", params.batch_size, assemble, trainer.step,
-                {"E_z": (model.inversion_encoder, seen), "G" + tuned: (model.generator, z),
-                 "Dec (frozen)": (model.decoder, maps), "D (frozen)": (model.discriminator, maps)})
+                {"E_z": (model.inversion_encoder, seen),
+                 "G" + state(params.generator_lr): (model.generator, z),
+                 "Dec" + state(params.decoder_lr): (model.decoder, maps),
+                 "D (frozen)": (model.discriminator, maps)})
 
 
 def _baseline_step(data: Data, device: torch.device, method: str) -> Step:

@@ -6,8 +6,9 @@ unbounded below and lets E_z fool D instead of reconstructing). With
 `inversion.perceptual_weight` > 0 the loss adds that weight times the L1 distance of LPIPS
 AlexNet's relu1-relu3 features of the output and of I: the perceptual term the retrained PConv
 trains with (not in the paper). With `inversion.generator_lr` > 0, G is tuned with E_z on the
-same loss (not in the paper; D and Dec stay frozen). With `inversion.latent_weight` > 0, E_z
-also learns to invert damaged samples Dec(G(z)) back to their z (not in the paper). Masks come
+same loss, and with `inversion.decoder_lr` > 0 Dec (neither in the paper; D stays frozen).
+With `inversion.latent_weight` > 0, E_z also learns to invert damaged samples Dec(G(z)) back
+to their z (not in the paper). Masks come
 from the `masks` training pool, with random flips. After each epoch E_z is scored on the
 validation pairs (validation images, evaluation masks); training stops when their L1 has not
 improved for `inversion.patience` epochs, and the E_z of the best epoch is exported. Outputs the
@@ -61,6 +62,7 @@ def main() -> None:
     trainer = InversionTrainer(model, params.lr, tuple(params.betas), params.lambda_r,
                                params.realism_loss == "nonsaturating", params.perceptual_weight,
                                features, params.generator_lr, params.latent_weight,
+                               params.decoder_lr,
                                wrap=lambda module: distributed.wrap(module, device))
     checkpoint = Checkpoint("checkpoints/train_inversion.pt", trainer.trained, trainer.optimizers,
                             fingerprint(vars(params), [TRAIN, TRAIN_MASKS, AUTOENCODER, GAN]))

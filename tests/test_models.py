@@ -109,10 +109,10 @@ def _same(before, module):
     return all(torch.equal(a, b) for a, b in zip(before, module.parameters()))
 
 
-@pytest.mark.parametrize("generator_lr", [0.0, 1e-3])
-def test_inversion_step_trains_e_z_and_g_only_when_asked(generator_lr):
-    """The paper freezes G; `generator_lr` > 0 tunes it with E_z. D and Dec never move, and
-    G's BatchNorm keeps the GAN's running statistics either way."""
+@pytest.mark.parametrize("generator_lr, decoder_lr", [(0.0, 0.0), (1e-3, 0.0), (1e-3, 1e-3)])
+def test_inversion_step_trains_g_and_dec_only_when_asked(generator_lr, decoder_lr):
+    """The paper freezes G and Dec; `generator_lr` / `decoder_lr` > 0 tune them with E_z. D
+    never moves, and G's BatchNorm keeps the GAN's running statistics either way."""
     torch.manual_seed(0)
     nets = {name: net for name, (_, net) in _tiny_networks().items()}
     model = GanInverter(nets["inversion_encoder"], nets["generator"], nets["decoder"],
@@ -120,17 +120,18 @@ def test_inversion_step_trains_e_z_and_g_only_when_asked(generator_lr):
     before = {name: _weights(net) for name, net in nets.items()}
     statistics = [b.clone() for b in model.generator.buffers()]
     trainer = InversionTrainer(model, lr=1e-3, betas=(0.9, 0.999), lambda_r=20.0, realism=True,
-                               generator_lr=generator_lr)
+                               generator_lr=generator_lr, decoder_lr=decoder_lr)
     image, known = torch.rand(4, 3, 32, 32) * 2 - 1, torch.ones(4, 1, 32, 32)
     known[..., 8:20, 8:20] = 0
     losses = trainer.step(image, known)
     assert set(losses) == {"loss", "l_r", "l_p"} and torch.isfinite(losses["loss"])
     assert not _same(before["inversion_encoder"], model.inversion_encoder)
     assert _same(before["generator"], model.generator) == (generator_lr == 0)
+    assert _same(before["decoder"], model.decoder) == (decoder_lr == 0)
     assert _same(before["discriminator"], model.discriminator)
-    assert _same(before["decoder"], model.decoder)
     assert all(torch.equal(a, b) for a, b in zip(statistics, model.generator.buffers()))
     assert ("generator" in trainer.trained) == (generator_lr > 0)
+    assert ("decoder" in trainer.trained) == (decoder_lr > 0)
     with pytest.raises(ValueError, match="feature network"):
         InversionTrainer(model, 1e-3, (0.9, 0.999), 20.0, True, perceptual_weight=1.0)
 

@@ -86,14 +86,16 @@ class InversionTrainer:
     BatchNorm statistics cover both.
     With `generator_lr` > 0, G is tuned with E_z on the same loss, at that learning rate (not
     in the paper, which freezes G): its BatchNorm keeps the GAN's running statistics, and D
-    stays frozen. Dec always stays frozen. `wrap` gives the view of a trained module that the
+    stays frozen. With `decoder_lr` > 0 Dec is tuned the same way (not in the paper): the
+    perceptual term can then sharpen the decoder's output of G's maps, which an autoencoder
+    trained on L1 alone renders blurred. `wrap` gives the view of a trained module that the
     step calls (`distributed.wrap` under torchrun); optimisers hold the modules themselves.
     """
 
     def __init__(self, model: GanInverter, lr: float, betas: tuple[float, float],
                  lambda_r: float, realism: bool, perceptual_weight: float = 0.0,
                  features: nn.Module | None = None, generator_lr: float = 0.0,
-                 latent_weight: float = 0.0,
+                 latent_weight: float = 0.0, decoder_lr: float = 0.0,
                  wrap: Callable[[nn.Module], nn.Module] = lambda module: module):
         if perceptual_weight and features is None:
             raise ValueError("perceptual_weight > 0 needs the feature network")
@@ -106,13 +108,19 @@ class InversionTrainer:
         self.optimizers = {"adam": torch.optim.Adam(model.inversion_encoder.parameters(),
                                                     lr=lr, betas=betas)}
         self.trained = {"inversion_encoder": model.inversion_encoder}
-        self.generator = model.generator
-        if generator_lr > 0:
-            model.generator.requires_grad_(True)
-            self.generator = wrap(model.generator)
-            self.optimizers["adam_g"] = torch.optim.Adam(model.generator.parameters(),
-                                                         lr=generator_lr, betas=betas)
-            self.trained["generator"] = model.generator
+        self.generator = self._tune(model.generator, "generator", "adam_g", generator_lr,
+                                    betas, wrap)
+        self.decoder = self._tune(model.decoder, "decoder", "adam_dec", decoder_lr, betas, wrap)
+
+    def _tune(self, net: nn.Module, name: str, optimizer: str, lr: float,
+              betas: tuple[float, float], wrap: Callable[[nn.Module], nn.Module]) -> nn.Module:
+        """The view of `net` that the step calls: frozen as it is, or trained at `lr` > 0."""
+        if lr <= 0:
+            return net
+        net.requires_grad_(True)  # its BatchNorm, if any, stays on the running statistics
+        self.optimizers[optimizer] = torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
+        self.trained[name] = net
+        return wrap(net)
 
     def encode_with_samples(self, image: torch.Tensor,
                             known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,7 +140,7 @@ class InversionTrainer:
         else:
             codes = self.encoder(self.model.encoder_input(image, known))
         maps = self.generator(codes)
-        out = self.model.decoder(maps)
+        out = self.decoder(maps)
         terms["l_r"] = (out - image).abs().mean()
         terms["l_p"] = (realism_loss(self.model.discriminator, maps).mean() if self.realism
                         else torch.zeros((), device=image.device))

@@ -2,7 +2,9 @@
 validation images (never the test images), in PSNR and LPIPS with N.
 
 Whole undamaged images (the first `diagnosis.images` validation images):
-- autoencoder ceiling: Dec(E_R(I)), the best any code through this decoder can do;
+- autoencoder ceiling: Dec(E_R(I)) through the autoencoder's own Dec (models/ae.pt), the
+  best any code through that decoder can do (the inpainter's Dec differs from it when
+  `inversion.decoder_lr` tuned it with E_z);
 - generator range: Dec(G(z*)) for the best code z* found by Adam on L1 against the image
   (`range_restarts` random starts of `range_steps` steps, the best start per image counts):
   what the prior can represent at all;

@@ -3,9 +3,10 @@
 Two gloo processes (OMP_NUM_THREADS=1 each) with the same global batch as one process:
 - one step's gradients and BatchNorm statistics of E_z through DDP and the synchronised
   BatchNorm equal one process's within 1e-5 relative (measured ~1.5e-6: summation order);
-- the real train_ae and train_inversion stages on a tiny config end at the same weights and
-  metrics. Adam divides by sqrt(v), so where a gradient is at rounding level its update is
-  still ~lr and a few weights drift apart by up to ~lr (more with larger lr or more steps).
+- the real train_ae and train_inversion stages (G and Dec tuned with E_z) on a tiny config
+  end at the same weights and metrics. Adam divides by sqrt(v), so where a gradient is at
+  rounding level its update is still ~lr and a few weights drift apart by up to ~lr (more
+  with larger lr or more steps).
   Tolerances: per-tensor ||w1 - w2|| / ||w2|| <= 2e-3 (measured <= 4.3e-4) and logged
   losses and metrics within 1e-4 relative (measured <= 5e-6).
 """
@@ -42,7 +43,7 @@ TINY = {
             "z_dim": 16, "width": 8},
     "inversion": {"epochs": 2, "batch_size": 16, "lr": 0.0003, "betas": [0.9, 0.999], "seed": 0,
                   "width": 0.05, "lambda_r": 20.0, "realism_loss": "nonsaturating",
-                  "hole_fill": 0.0},
+                  "hole_fill": 0.0, "generator_lr": 0.0003, "decoder_lr": 0.0003},
 }
 TWO_PROCESSES = ("--standalone", "--nproc_per_node", "2")
 
@@ -114,7 +115,8 @@ def test_two_processes_match_one_process(prepared: Path, tmp_path: Path):
     _ok(run_stage("train_inversion", single, env={"OMP_NUM_THREADS": "1"}))
     _ok(_torchrun("train_inversion", multi))
     _assert_same_weights(single / "models/inpainter/weights.pt",
-                         multi / "models/inpainter/weights.pt", ["inversion_encoder"])
+                         multi / "models/inpainter/weights.pt",
+                         ["inversion_encoder", "generator", "decoder"])  # G and Dec tuned too
     _assert_same_tsv(single / "plots/inversion/losses.tsv", multi / "plots/inversion/losses.tsv")
     a, b = (json.loads((folder / "metrics/inversion.json").read_text())
             for folder in (single, multi))

@@ -39,9 +39,10 @@ def median_seconds(fn, runs: int) -> float:
     return float(np.median(times))
 
 
-def scored_pairs(params: BenchmarkParams, benchmark) -> list[tuple[str, int]]:
-    """(entry, pairs) for every entry the stage scores, in its order."""
-    pairs = pd.read_csv("data/masks/eval_pairs.csv")
+def scored_pairs(params: BenchmarkParams, benchmark,
+                 pairs: pd.DataFrame) -> list[tuple[str, int]]:
+    """(entry, pairs) for every entry the stage scores from all evaluation `pairs`, in its
+    order."""
     entries = []
     for name in params.methods:
         method = get_method(name)
@@ -63,9 +64,10 @@ def main() -> None:
     benchmark = stage_module("benchmark")
     test = np.asarray(load_npy("data/prepared/test.npy"))
     eval_masks = np.asarray(load_npy("data/masks/eval.npy"))
-    pairs = pd.read_csv("data/masks/eval_pairs.csv").head(args.images)
-    images = test[pairs.image_index.values]
-    known = eval_masks[pairs.eval_mask_index.values]
+    all_pairs = pd.read_csv("data/masks/eval_pairs.csv")
+    timed = all_pairs.head(args.images)
+    images = test[timed.image_index.values]
+    known = eval_masks[timed.eval_mask_index.values]
     fill = np.roll(images, 1, axis=0)
     fake = np.where(known[..., None] > 0, images, fill).astype(np.uint8)
     ctx = MetricContext(device=torch.device("cpu"))
@@ -82,7 +84,7 @@ def main() -> None:
     print("| metric | ms / image | share |\n|---|---|---|")
     for metric, seconds in costs.items():
         print(f"| {metric} | {seconds * 1e3:.2f} | {seconds / per_image:.0%} |")
-    entries = scored_pairs(params, benchmark)
+    entries = scored_pairs(params, benchmark, all_pairs)
     total = sum(count for _, count in entries)
     print(f"\n{len(entries)} scored entries, {total} scored images in all "
           f"(`benchmark` in {PARAMS}): scoring takes about {total * per_image / 60:.1f} min, "

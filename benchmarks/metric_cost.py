@@ -44,11 +44,10 @@ def scored_pairs(params: BenchmarkParams, benchmark,
     """(entry, pairs) for every entry the stage scores from all evaluation `pairs`, in its
     order."""
     entries = []
+    all_pairs = benchmark.select_pairs(pairs, params.pairs_per_bucket)
     for name in params.methods:
         method = get_method(name)
-        per_bucket = (params.optimisation_pairs_per_bucket if method.per_image_optimisation
-                      else params.pairs_per_bucket)
-        count = len(benchmark.select_pairs(pairs, per_bucket))
+        count = len(benchmark.method_pairs(method, all_pairs, params))
         entries += [(scored_name(name, mode), count)
                     for mode in benchmark.blend_modes(method, params.blends)]
     return entries

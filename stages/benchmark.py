@@ -43,6 +43,14 @@ def select_pairs(pairs: pd.DataFrame, per_bucket: int | None) -> pd.DataFrame:
     return pairs.groupby("bucket", sort=False).head(per_bucket).reset_index(drop=True)
 
 
+def method_pairs(method, all_pairs: pd.DataFrame, params: BenchmarkParams) -> pd.DataFrame:
+    """The pairs `method` is scored on: a per-image optimisation only on the first
+    `optimisation_pairs_per_bucket` of every bucket of `all_pairs`, every other method on all."""
+    if method.per_image_optimisation:
+        return select_pairs(all_pairs, params.optimisation_pairs_per_bucket)
+    return all_pairs
+
+
 def predict(inpaint, images: np.ndarray, known: np.ndarray, batch_size: int) -> tuple:
     """Outputs of all pairs, and the seconds per image of that batched pass."""
     start = time.perf_counter()
@@ -139,8 +147,7 @@ def main() -> None:
 
     for name in params.methods:
         method = get_method(name)
-        pairs = (select_pairs(all_pairs, params.optimisation_pairs_per_bucket)
-                 if method.per_image_optimisation else all_pairs)
+        pairs = method_pairs(method, all_pairs, params)
         images = np.asarray(test)[pairs.image_index.values]
         known = np.asarray(eval_masks)[pairs.eval_mask_index.values]
         inpaint = method.build(settings)

@@ -8,12 +8,12 @@ AlexNet's relu1-relu3 features of the output and of I: the perceptual term the r
 trains with (not in the paper). With `inversion.generator_lr` > 0, G is tuned with E_z on the
 same loss, and with `inversion.decoder_lr` > 0 Dec (neither in the paper; D stays frozen).
 With `inversion.latent_weight` > 0, E_z also learns to invert damaged samples Dec(G(z)) back
-to their z (not in the paper). Masks come
-from the `masks` training pool, with random flips. After each epoch E_z is scored on the
-validation pairs (validation images, evaluation masks); training stops when their L1 has not
-improved for `inversion.patience` epochs, and the E_z of the best epoch is exported. Outputs the
-exported model folder models/inpainter/, metrics/inversion.json (validation L1 / PSNR per
-hole-ratio bucket), plots/inversion/losses.tsv and plots/inversion/inpainted.png.
+to their z (not in the paper). Masks come from the `masks` training pool, with random flips.
+After each epoch E_z is scored on the validation pairs (validation images, evaluation masks);
+training stops when their L1 has not improved for `inversion.patience` epochs, and the E_z of
+the best epoch is exported. Outputs the exported model folder models/inpainter/,
+metrics/inversion.json (validation L1 / PSNR per hole-ratio bucket), plots/inversion/losses.tsv
+and plots/inversion/inpainted.png.
 """
 from __future__ import annotations
 

@@ -221,6 +221,10 @@ class InversionParams(TrainParams):
                                     "E_z's code for a damaged sample Dec(G(z)); 0 = the paper")
     patience: int | None = spec(3, low=1, doc="stop after this many epochs without a new best "
                                               "validation L1 (null: train all epochs)")
+    lr_decay: float = spec(1.0, low=0.01, high=1.0,
+                           doc="after each epoch without a new best validation L1, multiply "
+                               "every learning rate of the stage (E_z, G, Dec) by this; "
+                               "1 = constant, as the paper")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,10 +10,12 @@ same loss, and with `inversion.decoder_lr` > 0 Dec (neither in the paper; D stay
 With `inversion.latent_weight` > 0, E_z also learns to invert damaged samples Dec(G(z)) back
 to their z (not in the paper). Masks come from the `masks` training pool, with random flips.
 After each epoch E_z is scored on the validation pairs (validation images, evaluation masks);
-training stops when their L1 has not improved for `inversion.patience` epochs, and the E_z of
-the best epoch is exported. Outputs the exported model folder models/inpainter/,
-metrics/inversion.json (validation L1 / PSNR per hole-ratio bucket), plots/inversion/losses.tsv
-and plots/inversion/inpainted.png.
+after an epoch without a new best validation L1, every learning rate is multiplied by
+`inversion.lr_decay` (1: constant, the paper), and training stops when the L1 has not improved
+for `inversion.patience` epochs; the E_z of the best epoch is exported. Outputs the exported
+model folder models/inpainter/, metrics/inversion.json (validation L1 / PSNR per hole-ratio
+bucket), plots/inversion/losses.tsv (with each epoch's learning rate) and
+plots/inversion/inpainted.png.
 """
 from __future__ import annotations
 
@@ -32,8 +34,9 @@ from inpaint.paper.inversion import GanInverter, InversionTrainer
 from inpaint.paper.networks import InversionConfig, InversionEncoder, describe
 from inpaint.pretrained import export_inpainter, load_networks, network_config
 from inpaint.training.loop import (Checkpoint, EarlyStop, Mean, batches, epoch_generator,
-                                   fingerprint, fit, random_masks, save_grid, score_pairs,
-                                   set_threads, take, to_tensor, to_uint8, write_json, write_tsv)
+                                   fingerprint, fit, random_masks, save_grid,
+                                   scale_learning_rates, score_pairs, set_threads, take,
+                                   to_tensor, to_uint8, write_json, write_tsv)
 
 TRAIN, VAL = "data/prepared/train.npy", "data/prepared/val.npy"
 TRAIN_MASKS, EVAL_MASKS = "data/masks/train.npy", "data/masks/eval.npy"
@@ -77,14 +80,18 @@ def main() -> None:
             losses = trainer.step(x, known)
             progress(losses)
             mean.add(losses)
-        return mean.result()
+        return {**mean.result(), "lr": trainer.optimizers["adam"].param_groups[0]["lr"]}
 
     def evaluate(epoch: int) -> dict:
         scores = score_pairs(model, model.inversion_encoder, val, eval_masks, pairs, device)
         return {"val_l1": float(scores.l1.mean()), "val_psnr": float(scores.psnr.mean())}
 
+    def decay() -> None:
+        scale_learning_rates(trainer.optimizers.values(), params.lr_decay)
+
     history = fit(params.epochs, train_epoch, checkpoint,
-                  lambda h: write_tsv(h, "plots/inversion/losses.tsv"), evaluate, early_stop)
+                  lambda h: write_tsv(h, "plots/inversion/losses.tsv"), evaluate, early_stop,
+                  decay if params.lr_decay < 1 else None)
     if not distributed.is_main():
         return  # rank 0 writes the outputs while the others wait in `distributed.launch`
     early_stop.restore_best()

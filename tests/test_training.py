@@ -12,7 +12,8 @@ import yaml
 from conftest import ROOT
 from inpaint.paper.networks import AutoencoderConfig, Decoder, Encoder
 from inpaint.pretrained import load_networks
-from inpaint.training.loop import Checkpoint, EarlyStop, NonFiniteLossError, fit
+from inpaint.training.loop import (Checkpoint, EarlyStop, NonFiniteLossError, fit,
+                                   scale_learning_rates)
 
 
 def test_one_step_lowers_the_autoencoder_loss():
@@ -69,8 +70,9 @@ def test_nan_guard_names_the_step_and_keeps_the_last_checkpoint(tmp_path):
     assert state["epoch"] == 2
 
 
-def _scored_fit(folder, epochs, scores, patience, fail_at=None):
-    """A toy fit whose evaluation reports scores[epoch] (lower is better), early-stopped."""
+def _scored_fit(folder, epochs, scores, patience, fail_at=None, decay=None):
+    """A toy fit whose evaluation reports scores[epoch] (lower is better), early-stopped; with
+    `decay`, the learning rate is multiplied by it after each epoch without a new best."""
     torch.manual_seed(0)
     model = torch.nn.Linear(2, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -86,9 +88,10 @@ def _scored_fit(folder, epochs, scores, patience, fail_at=None):
 
     stop = EarlyStop("score", patience, folder / "best.pt", {"model": model})
     evaluate = lambda epoch: {"score": scores[epoch]}  # noqa: E731
+    on_stall = (lambda: scale_learning_rates([opt], decay)) if decay else None
     history = fit(epochs, train_epoch, Checkpoint(folder / "ckpt.pt", {"model": model},
                                                   {"sgd": opt}, "toy"),
-                  lambda h: None, evaluate, stop)
+                  lambda h: None, evaluate, stop, on_stall)
     return history, stop, model
 
 
@@ -110,6 +113,21 @@ def test_early_stop_keeps_the_best_weights_and_resumes_to_the_same_stop(tmp_path
     (tmp_path / "c").mkdir()
     history, _, _ = _scored_fit(tmp_path / "c", 6, scores, patience=None)
     assert len(history) == 6, "no patience: every epoch"
+
+
+def test_learning_rate_decays_after_each_epoch_without_a_new_best_and_resumes(tmp_path):
+    scores = [5.0, 3.0, 4.0, 3.5, 1.0, 3.0]  # no new best at epochs 3, 4 and 6
+    _, _, model = _scored_fit(tmp_path / "a", 6, scores, patience=None, decay=0.5)
+    (tmp_path / "b").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        _scored_fit(tmp_path / "b", 6, scores, patience=None, fail_at=4, decay=0.5)
+    _, _, resumed = _scored_fit(tmp_path / "b", 6, scores, patience=None, decay=0.5)
+    assert torch.equal(resumed.weight, model.weight), "the decayed rate is checkpointed"
+    state = torch.load(tmp_path / "b" / "ckpt.pt", weights_only=True)
+    assert state["optimizers"]["sgd"]["param_groups"][0]["lr"] == pytest.approx(0.1 * 0.5 ** 3)
+    (tmp_path / "c").mkdir()
+    _, _, constant = _scored_fit(tmp_path / "c", 6, scores, patience=None)
+    assert not torch.equal(constant.weight, model.weight), "without decay the steps differ"
 
 
 def test_checkpoint_of_other_params_is_not_resumed(tmp_path):

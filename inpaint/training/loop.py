@@ -17,7 +17,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -224,6 +224,12 @@ class EarlyStop:
         since = sum(1 for row in history if self.metric in row and row["epoch"] > best[0])
         return self.patience is not None and since >= self.patience
 
+    def stalled(self, history: list[dict]) -> bool:
+        """Whether the last epoch was evaluated and did not reach a new best."""
+        best = self.best(history)
+        return (best is not None and self.metric in history[-1]
+                and best[0] != history[-1]["epoch"])
+
     def restore_best(self) -> None:
         """Load the best weights into `modules` (no-op when none were evaluated)."""
         if self.path.is_file():
@@ -238,15 +244,18 @@ class EarlyStop:
 def fit(epochs: int, train_epoch: Callable[[int, Callable], dict],
         checkpoint: Checkpoint, log: Callable[[list[dict]], None],
         evaluate: Callable[[int], dict] | None = None,
-        early_stop: EarlyStop | None = None) -> list[dict]:
+        early_stop: EarlyStop | None = None,
+        on_stall: Callable[[], None] | None = None) -> list[dict]:
     """The epoch loop: resume, train, evaluate, log, checkpoint, stop early.
 
     `train_epoch(epoch, progress)` runs one epoch, calling `progress(losses)` after each step
     (which checks the losses are finite and updates the bar), and returns its mean losses.
-    `evaluate(epoch)` may return {} on epochs it skips. Under torchrun every rank trains and
-    resumes; rank 0 alone shows the bar, evaluates, logs, checkpoints and decides to stop
-    early (the history returned by other ranks has no evaluation columns), and all ranks meet
-    at the end of each epoch.
+    `evaluate(epoch)` may return {} on epochs it skips. `on_stall()` runs on every rank after
+    an evaluated epoch that reached no new best of `early_stop`'s metric, before the checkpoint
+    (e.g. to lower the learning rates, which the checkpointed optimisers then carry). Under
+    torchrun every rank trains and resumes; rank 0 alone shows the bar, evaluates, logs,
+    checkpoints and decides to stop early or to call `on_stall` (the history returned by other
+    ranks has no evaluation columns), and all ranks meet at the end of each epoch.
     """
     start, history = checkpoint.restore()
     distributed.check_same_on_all_ranks(start, "the checkpointed epoch")
@@ -275,6 +284,9 @@ def fit(epochs: int, train_epoch: Callable[[int, Callable], dict],
         if main and evaluate is not None:
             row.update(evaluate(epoch))
         history.append(row)
+        stalled = main and early_stop is not None and early_stop.stalled(history)
+        if on_stall is not None and distributed.main_says(stalled):
+            on_stall()
         if main:
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                            for k, v in row.items()))
@@ -283,6 +295,13 @@ def fit(epochs: int, train_epoch: Callable[[int, Callable], dict],
             log(history)
         distributed.barrier()
     return history
+
+
+def scale_learning_rates(optimizers: Iterable[torch.optim.Optimizer], factor: float) -> None:
+    """Multiply the learning rate of every parameter group of `optimizers` by `factor`."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["lr"] *= factor
 
 
 class Mean:

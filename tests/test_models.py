@@ -152,10 +152,10 @@ def test_latent_term_teaches_e_z_to_invert_damaged_samples():
     image, known = torch.rand(8, 3, 32, 32) * 2 - 1, torch.ones(8, 1, 32, 32)
     known[..., 8:20, 8:20] = 0
     errors = []
-    for _ in range(60):
+    for _ in range(100):  # ~60 steps of plateau, then a steep fall (the step varies by CPU)
         torch.manual_seed(1)  # the same z each step: E_z must learn these samples' codes
-        errors.append(float(trainer.step(image, known)["l_latent"]))
-    assert errors[-1] < 0.5 * errors[0]
+        errors.append(float(trainer.step(image, known)["l_latent"].detach()))
+    assert errors[-1] < 0.1 * errors[0]
     assert all(_same(frozen[name], nets[name]) for name in frozen)
 
 

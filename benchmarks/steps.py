@@ -145,10 +145,7 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
     features = (AlexFeatures(lpips.LPIPS(net="alex", pretrained=False, pnet_rand=True,
                                          verbose=False)).to(device)
                 if params.perceptual_weight else None)
-    trainer = InversionTrainer(model, params.lr, tuple(params.betas), params.lambda_r,
-                               params.realism_loss == "nonsaturating", params.perceptual_weight,
-                               features, params.generator_lr, params.latent_weight,
-                               params.decoder_lr)
+    trainer = InversionTrainer.from_params(model, params, features)
 
     def assemble(index: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, ...]:
         x = to_tensor(take(data.images, index), device)
@@ -162,11 +159,14 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
     def state(lr: float) -> str:
         return " (tuned)" if lr else " (frozen)"
 
+    patch_gan = ({"SN-PatchGAN": (trainer.trained["patch_discriminator"],
+                                  torch.cat([x, torch.ones_like(x[:, :1])], 1))}
+                 if params.patch_gan_weight else {})
     return Step("train_inversion", params.batch_size, assemble, trainer.step,
                 {"E_z": (model.inversion_encoder, seen),
                  "G" + state(params.generator_lr): (model.generator, z),
                  "Dec" + state(params.decoder_lr): (model.decoder, maps),
-                 "D (frozen)": (model.discriminator, maps)})
+                 "D (frozen)": (model.discriminator, maps), **patch_gan})
 
 
 def _baseline_step(data: Data, device: torch.device, method: str) -> Step:

@@ -219,6 +219,11 @@ class InversionParams(TrainParams):
     latent_weight: float = spec(0.0, low=0.0, high=1e6,
                                 doc="> 0: add this weight times the squared error between z and "
                                     "E_z's code for a damaged sample Dec(G(z)); 0 = the paper")
+    patch_gan_weight: float = spec(0.0, low=0.0, high=1e6,
+                                   doc="> 0: train an SN-PatchGAN on the composite beside E_z and "
+                                       "add this weight times its hinge loss; 0 = the paper")
+    patch_gan_width: int = spec(16, low=1, high=1024,
+                                doc="the SN-PatchGAN's first-layer filters (Yu et al.: 64)")
     patience: int | None = spec(3, low=1, doc="stop after this many epochs without a new best "
                                               "validation L1 (null: train all epochs)")
     lr_decay: float = spec(1.0, low=0.01, high=1.0,

@@ -15,6 +15,9 @@ images with evaluation masks, neither ever trained on), on the hole only:
   the seam (PSNR in the ring of `seam_width` hole pixels next to the known ones) against the
   hole's interior;
 - the autoencoder oracle: the hole filled with Dec(E_R(I)) of the true image, pasted.
+Over all those pairs: the FID of each fill's composites against the true images, so that
+realism settings can be chosen on validation faces too (biased high at this N, but the same
+N for every run compared).
 Writes metrics/diagnosis.json; the report turns it into a table.
 """
 from __future__ import annotations
@@ -28,7 +31,8 @@ from inpaint.api.blending import blend
 from inpaint.config import DiagnosisParams, load_section
 from inpaint.data.images import load_npy
 from inpaint.paper.inversion import GanInverter
-from inpaint.evaluation.metrics import MetricContext, calc_metric
+from inpaint.evaluation.metrics import (MetricContext, calc_metric, fid_from_features,
+                                        inception_features)
 from inpaint.pretrained import load_networks
 from inpaint.training.loop import set_threads, to_tensor, to_uint8, write_json
 
@@ -36,6 +40,7 @@ VAL, EVAL_MASKS, VAL_PAIRS = ("data/prepared/val.npy", "data/masks/eval.npy",
                               "data/masks/val_pairs.csv")
 AUTOENCODER, INPAINTER = "models/ae.pt", "models/inpainter"
 WEIGHTS = "models/metric_weights"
+FILLS = ("ours_paste", "ours_poisson", "autoencoder_oracle")
 
 
 def batched(fn, x: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -120,7 +125,7 @@ def main() -> None:
     print(f"diagnose: {rows} gaps {gaps}")
 
     pairs = pd.read_csv(VAL_PAIRS).groupby("bucket", sort=False).head(params.pairs_per_bucket)
-    buckets = {}
+    buckets, composites = {}, {"truth": [], **{name: [] for name in FILLS}}
     for bucket, group in pairs.groupby("bucket", sort=False):
         images = val[group.image_index.values]
         known = np.asarray(eval_masks)[group.eval_mask_index.values]
@@ -131,20 +136,27 @@ def main() -> None:
                                        for xc, kc in zip(xb.split(size), kb.split(size))]))
         oracle = to_uint8(batched(autoencode, xb, size))
         ring = seam_ring(known, params.seam_width)
-        buckets[bucket] = {
-            "n": len(group),
-            "ours_paste": hole_scores(images, blend(images, known, fill, "paste"), known, ring,
-                                      ctx),
-            "ours_poisson": hole_scores(images, blend(images, known, fill, "poisson"), known,
-                                        ring, ctx),
-            "autoencoder_oracle": hole_scores(images, blend(images, known, oracle, "paste"),
-                                              known, ring, ctx)}
+        filled = {"ours_paste": blend(images, known, fill, "paste"),
+                  "ours_poisson": blend(images, known, fill, "poisson"),
+                  "autoencoder_oracle": blend(images, known, oracle, "paste")}
+        scores = {name: hole_scores(images, composite, known, ring, ctx)
+                  for name, composite in filled.items()}
+        buckets[bucket] = {"n": len(group), **scores}
+        for name, composite in {"truth": images, **filled}.items():
+            composites[name].append(composite)
         print(f"diagnose: {bucket}: {buckets[bucket]}")
+    features = {name: inception_features(np.concatenate(parts), ctx)
+                for name, parts in composites.items()}
+    all_pairs = {"n": len(pairs), "fid": {name: round(fid_from_features(features["truth"],
+                                                                        features[name]), 2)
+                                          for name in FILLS}}
+    print(f"diagnose: all pairs: {all_pairs}")
     write_json({"split": "val", "whole_image": rows, "gaps": gaps,
                 "range_search": {"steps": params.range_steps,
                                  "restarts": params.range_restarts, "lr": params.range_lr,
                                  "loss": "L1"},
-                "seam_width": params.seam_width, "buckets": buckets}, "metrics/diagnosis.json")
+                "seam_width": params.seam_width, "buckets": buckets, "all_pairs": all_pairs},
+               "metrics/diagnosis.json")
 
 
 if __name__ == "__main__":

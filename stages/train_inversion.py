@@ -8,7 +8,9 @@ AlexNet's relu1-relu3 features of the output and of I: the perceptual term the r
 trains with (not in the paper). With `inversion.generator_lr` > 0, G is tuned with E_z on the
 same loss, and with `inversion.decoder_lr` > 0 Dec (neither in the paper; D stays frozen).
 With `inversion.latent_weight` > 0, E_z also learns to invert damaged samples Dec(G(z)) back
-to their z (not in the paper). Masks come from the `masks` training pool, with random flips.
+to their z (not in the paper). With `inversion.patch_gan_weight` > 0, an SN-PatchGAN trained
+beside E_z judges the composite (the known pixels pasted back) and its hinge loss is added at
+that weight (not in the paper). Masks come from the `masks` training pool, with random flips.
 After each epoch E_z is scored on the validation pairs (validation images, evaluation masks);
 after an epoch without a new best validation L1, every learning rate is multiplied by
 `inversion.lr_decay` (1: constant, the paper), and training stops when the L1 has not improved
@@ -62,11 +64,11 @@ def main() -> None:
     print(describe("E_z", model.inversion_encoder,
                    model.encoder_input(example, torch.ones_like(example[:, :1]))))
     features = AlexFeatures(load_lpips(DEFAULT_DIR, device)) if params.perceptual_weight else None
-    trainer = InversionTrainer(model, params.lr, tuple(params.betas), params.lambda_r,
-                               params.realism_loss == "nonsaturating", params.perceptual_weight,
-                               features, params.generator_lr, params.latent_weight,
-                               params.decoder_lr,
-                               wrap=lambda module: distributed.wrap(module, device))
+    trainer = InversionTrainer.from_params(
+        model, params, features, wrap=lambda module: distributed.wrap(module, device))
+    if params.patch_gan_weight:
+        print(describe("SN-PatchGAN", trainer.trained["patch_discriminator"],
+                       torch.cat([example, torch.ones_like(example[:, :1])], 1)))
     checkpoint = Checkpoint("checkpoints/train_inversion.pt", trainer.trained, trainer.optimizers,
                             fingerprint(vars(params), [TRAIN, TRAIN_MASKS, AUTOENCODER, GAN]))
     early_stop = EarlyStop("val_l1", params.patience, Path("checkpoints/train_inversion.best.pt"),

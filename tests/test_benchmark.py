@@ -142,7 +142,12 @@ def test_benchmark_and_report_cover_every_bucket_and_method(work):
     assert set(diagnosis["buckets"]) == BUCKETS - {"all masks"}
     for row in diagnosis["whole_image"].values():
         assert row["n"] == 4 and row["psnr"] > 0 and 0 <= row["lpips"] <= 1
+    fid = diagnosis["all_pairs"]["fid"]
+    assert diagnosis["all_pairs"]["n"] == sum(b["n"] for b in diagnosis["buckets"].values())
+    assert set(fid) == {"ours_paste", "ours_poisson", "autoencoder_oracle"}
+    assert all(value > 0 for value in fid.values())
     assert "## Where the quality goes" in markdown
+    assert f"Poisson-blended {fid['ours_poisson']:.1f}" in markdown
 
 
 def test_report_names_a_reference_that_is_not_a_method(work, tmp_path):

@@ -4,6 +4,7 @@ import json
 import pytest
 import torch
 
+from inpaint.config import InversionParams
 from inpaint.paper.inversion import GanInverter, InversionTrainer
 from inpaint.paper.networks import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
                                     Generator, InversionConfig, InversionEncoder, flops_per_image)
@@ -157,6 +158,34 @@ def test_latent_term_teaches_e_z_to_invert_damaged_samples():
         errors.append(float(trainer.step(image, known)["l_latent"].detach()))
     assert errors[-1] < 0.1 * errors[0]
     assert all(_same(frozen[name], nets[name]) for name in frozen)
+
+
+def test_patch_gan_term_trains_its_discriminator_and_reaches_e_z():
+    """`patch_gan_weight` adds an SN-PatchGAN on the composite (beyond the paper): each step
+    trains it once and its hinge loss alone moves E_z, while the paper's D, G and Dec stay
+    frozen; the discriminator and its optimiser are in `trained` / `optimizers` (checkpoints,
+    the decaying rate)."""
+    torch.manual_seed(0)
+    nets = {name: net for name, (_, net) in _tiny_networks().items()}
+    model = GanInverter(nets["inversion_encoder"], nets["generator"], nets["decoder"],
+                        nets["discriminator"], hole_fill=0.0)
+    params = InversionParams(lr=1e-3, lambda_r=0.0, realism_loss="none", patch_gan_weight=1.0,
+                             patch_gan_width=4)
+    trainer = InversionTrainer.from_params(model, params)
+    patch_d = trainer.trained["patch_discriminator"]
+    before = {name: _weights(net) for name, net in {**nets, "patch_d": patch_d}.items()}
+    image, known = torch.rand(4, 3, 32, 32) * 2 - 1, torch.ones(4, 1, 32, 32)
+    known[..., 8:20, 8:20] = 0
+    losses = trainer.step(image, known)
+    assert {"l_patch", "patch_d"} <= set(losses) and torch.isfinite(losses["loss"])
+    assert float(losses["loss"].detach()) == pytest.approx(float(losses["l_patch"].detach()))
+    assert not _same(before["inversion_encoder"], model.inversion_encoder)
+    assert not _same(before["patch_d"], patch_d)
+    assert all(_same(before[name], nets[name]) for name in ("generator", "decoder",
+                                                            "discriminator"))
+    assert set(trainer.optimizers) == {"adam", "adam_patch_d"}
+    assert "patch_discriminator" not in InversionTrainer.from_params(
+        model, InversionParams()).trained
 
 
 def test_saving_the_same_networks_gives_the_same_bytes(tmp_path):

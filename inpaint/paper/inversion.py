@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inpaint.baselines.losses import hinge_discriminator_loss, hinge_generator_loss
+from inpaint.baselines.networks import PatchDiscriminator, PatchGanConfig
 from inpaint.pretrained import load_networks, read_inpainter_config
 
 
@@ -88,14 +90,19 @@ class InversionTrainer:
     in the paper, which freezes G): its BatchNorm keeps the GAN's running statistics, and D
     stays frozen. With `decoder_lr` > 0 Dec is tuned the same way (not in the paper): the
     perceptual term can then sharpen the decoder's output of G's maps, which an autoencoder
-    trained on L1 alone renders blurred. `wrap` gives the view of a trained module that the
-    step calls (`distributed.wrap` under torchrun); optimisers hold the modules themselves.
+    trained on L1 alone renders blurred. With `patch_gan_weight` > 0 an SN-PatchGAN of
+    `patch_gan_width` filters (Gated Conv's discriminator) is trained on the composite beside
+    E_z, one hinge step per batch, and its hinge loss enters the loss at that weight (not in
+    the paper, whose D judges G's feature maps, not the inpainted image). `wrap` gives the
+    view of a trained module that the step calls (`distributed.wrap` under torchrun);
+    optimisers hold the modules themselves.
     """
 
     def __init__(self, model: GanInverter, lr: float, betas: tuple[float, float],
                  lambda_r: float, realism: bool, perceptual_weight: float = 0.0,
                  features: nn.Module | None = None, generator_lr: float = 0.0,
                  latent_weight: float = 0.0, decoder_lr: float = 0.0,
+                 patch_gan_weight: float = 0.0, patch_gan_width: int = 16,
                  wrap: Callable[[nn.Module], nn.Module] = lambda module: module):
         if perceptual_weight and features is None:
             raise ValueError("perceptual_weight > 0 needs the feature network")
@@ -111,6 +118,26 @@ class InversionTrainer:
         self.generator = self._tune(model.generator, "generator", "adam_g", generator_lr,
                                     betas, wrap)
         self.decoder = self._tune(model.decoder, "decoder", "adam_dec", decoder_lr, betas, wrap)
+        self.stepped = list(self.optimizers.values())  # the optimisers of the main loss
+        self.patch_gan_weight = patch_gan_weight
+        if patch_gan_weight:
+            device = next(model.parameters()).device
+            net = PatchDiscriminator(PatchGanConfig(model.inversion_encoder.cfg.resolution,
+                                                    patch_gan_width)).to(device)
+            self.optimizers["adam_patch_d"] = torch.optim.Adam(net.parameters(), lr=lr,
+                                                               betas=betas)
+            self.trained["patch_discriminator"] = net
+            self.patch_discriminator = wrap(net)
+
+    @classmethod
+    def from_params(cls, model: GanInverter, params, features: nn.Module | None = None,
+                    wrap: Callable[[nn.Module], nn.Module] = lambda module: module
+                    ) -> InversionTrainer:
+        """The trainer that the `inversion` section of params.yaml describes."""
+        return cls(model, params.lr, tuple(params.betas), params.lambda_r,
+                   params.realism_loss == "nonsaturating", params.perceptual_weight, features,
+                   params.generator_lr, params.latent_weight, params.decoder_lr,
+                   params.patch_gan_weight, params.patch_gan_width, wrap)
 
     def _tune(self, net: nn.Module, name: str, optimizer: str, lr: float,
               betas: tuple[float, float], wrap: Callable[[nn.Module], nn.Module]) -> nn.Module:
@@ -153,12 +180,32 @@ class InversionTrainer:
             terms["l_perceptual"] = sum(F.l1_loss(f, w)
                                         for f, w in zip(self.features(out), wanted))
             loss = loss + self.perceptual_weight * terms["l_perceptual"]
-        for optimizer in self.optimizers.values():
+        if self.patch_gan_weight:
+            terms["l_patch"], terms["patch_d"] = self.patch_gan_terms(image, out, known)
+            loss = loss + self.patch_gan_weight * terms["l_patch"]
+        for optimizer in self.stepped:
             optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        for optimizer in self.optimizers.values():
+        for optimizer in self.stepped:
             optimizer.step()
         return {"loss": loss, **terms}
+
+    def patch_gan_terms(self, image: torch.Tensor, out: torch.Tensor,
+                        known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One hinge step of the SN-PatchGAN on the composite (the known pixels pasted back,
+        as a user sees the fill) against the true image, as Yu et al. train Gated Conv's; then
+        its hinge loss on the same composite for the main step, with D frozen."""
+        composite = known * image + (1 - known) * out
+        real, fake = torch.cat([image, known], 1), torch.cat([composite, known], 1)
+        net, optimizer = self.patch_discriminator, self.optimizers["adam_patch_d"]
+        loss_d = hinge_discriminator_loss(net(real), net(fake.detach()))
+        optimizer.zero_grad(set_to_none=True)
+        loss_d.backward()
+        optimizer.step()
+        net.requires_grad_(False)  # the main step needs no D weight gradients
+        loss_g = hinge_generator_loss(net(fake))
+        net.requires_grad_(True)
+        return loss_g, loss_d.detach()
 
 
 def refine(model: GanInverter, image: torch.Tensor, known: torch.Tensor, z: torch.Tensor,

@@ -14,8 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from inpaint.baselines.losses import (AlexFeatures, hinge_discriminator_loss, hinge_generator_loss,
-                                       pconv_loss)
+from inpaint.baselines.losses import AlexFeatures, patch_gan_step, pconv_loss
 from inpaint.baselines.networks import (GatedConfig, GatedGenerator, PatchDiscriminator,
                                         PatchGanConfig, PConvConfig, PConvUNet, masked_input)
 from inpaint.pretrained import load_networks
@@ -83,16 +82,8 @@ class GatedConvTrainer(BaselineTrainer):
     def step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, torch.Tensor]:
         coarse, refined = self.net(masked_input(image, known))
         composite = known * image + (1 - known) * refined
-        real, fake = torch.cat([image, known], 1), torch.cat([composite, known], 1)
-        loss_d = hinge_discriminator_loss(self.discriminator(real),
-                                          self.discriminator(fake.detach()))
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
+        loss_g, loss_d = patch_gan_step(self.discriminator, self.opt_d, image, composite, known)
         l1 = (coarse - image).abs().mean() + (refined - image).abs().mean()
-        self.discriminator.requires_grad_(False)  # the generator step needs no D weight grads
-        loss_g = hinge_generator_loss(self.discriminator(fake))
-        self.discriminator.requires_grad_(True)
         loss = l1 + self.gan_weight * loss_g
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()

@@ -89,3 +89,20 @@ def hinge_discriminator_loss(logits_real: torch.Tensor,
 
 def hinge_generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
     return -logits_fake.mean()
+
+
+def patch_gan_step(discriminator: nn.Module, optimizer: torch.optim.Optimizer,
+                   image: torch.Tensor, composite: torch.Tensor,
+                   known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One hinge step of an SN-PatchGAN on `composite` against `image` (each with the
+    known-mask as a 4th channel), then the generator's hinge loss on the same composite with
+    D frozen. Returns (generator loss, D's loss, detached)."""
+    real, fake = torch.cat([image, known], 1), torch.cat([composite, known], 1)
+    loss_d = hinge_discriminator_loss(discriminator(real), discriminator(fake.detach()))
+    optimizer.zero_grad(set_to_none=True)
+    loss_d.backward()
+    optimizer.step()
+    discriminator.requires_grad_(False)  # the generator step needs no D weight gradients
+    loss_g = hinge_generator_loss(discriminator(fake))
+    discriminator.requires_grad_(True)
+    return loss_g, loss_d.detach()

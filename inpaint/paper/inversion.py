@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inpaint.baselines.losses import hinge_discriminator_loss, hinge_generator_loss
+from inpaint.baselines.losses import patch_gan_step
 from inpaint.baselines.networks import PatchDiscriminator, PatchGanConfig
 from inpaint.pretrained import load_networks, read_inpainter_config
 
@@ -181,7 +181,10 @@ class InversionTrainer:
                                         for f, w in zip(self.features(out), wanted))
             loss = loss + self.perceptual_weight * terms["l_perceptual"]
         if self.patch_gan_weight:
-            terms["l_patch"], terms["patch_d"] = self.patch_gan_terms(image, out, known)
+            composite = known * image + (1 - known) * out  # the fill as a user sees it
+            terms["l_patch"], terms["patch_d"] = patch_gan_step(
+                self.patch_discriminator, self.optimizers["adam_patch_d"], image, composite,
+                known)
             loss = loss + self.patch_gan_weight * terms["l_patch"]
         for optimizer in self.stepped:
             optimizer.zero_grad(set_to_none=True)
@@ -189,23 +192,6 @@ class InversionTrainer:
         for optimizer in self.stepped:
             optimizer.step()
         return {"loss": loss, **terms}
-
-    def patch_gan_terms(self, image: torch.Tensor, out: torch.Tensor,
-                        known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One hinge step of the SN-PatchGAN on the composite (the known pixels pasted back,
-        as a user sees the fill) against the true image, as Yu et al. train Gated Conv's; then
-        its hinge loss on the same composite for the main step, with D frozen."""
-        composite = known * image + (1 - known) * out
-        real, fake = torch.cat([image, known], 1), torch.cat([composite, known], 1)
-        net, optimizer = self.patch_discriminator, self.optimizers["adam_patch_d"]
-        loss_d = hinge_discriminator_loss(net(real), net(fake.detach()))
-        optimizer.zero_grad(set_to_none=True)
-        loss_d.backward()
-        optimizer.step()
-        net.requires_grad_(False)  # the main step needs no D weight gradients
-        loss_g = hinge_generator_loss(net(fake))
-        net.requires_grad_(True)
-        return loss_g, loss_d.detach()
 
 
 def refine(model: GanInverter, image: torch.Tensor, known: torch.Tensor, z: torch.Tensor,

@@ -141,10 +141,10 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
                           mask_input=params.mask_input)
     model = GanInverter(InversionEncoder(cfg), Generator(gan_cfg), Decoder(ae_cfg),
                         Discriminator(gan_cfg), params.hole_fill).to(device)
-    # the optional perceptual term, on an AlexNet of random weights (the cost is the same)
+    # the optional perceptual and style terms, on an AlexNet of random weights (the same cost)
     features = (AlexFeatures(lpips.LPIPS(net="alex", pretrained=False, pnet_rand=True,
                                          verbose=False)).to(device)
-                if params.perceptual_weight else None)
+                if params.uses_features else None)
     trainer = InversionTrainer.from_params(model, params, features)
 
     def assemble(index: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, ...]:

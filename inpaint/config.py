@@ -207,9 +207,16 @@ class InversionParams(TrainParams):
                             doc="value of hole pixels in E_z's input, in [-1, 1] units")
     mask_input: bool = spec(False, doc="give E_z the known-mask as a 4th input channel (the "
                                        "paper gives it I_M alone)")
+    hole_weight: float = spec(1.0, low=0.0, high=1e6,
+                              doc="weight of hole pixels in L_r against 1 for known pixels, "
+                                  "L_r kept at the same scale; 1 = the paper's uniform L1")
     perceptual_weight: float = spec(0.0, low=0.0, high=1e6,
                                     doc="weight of an L1 loss on LPIPS AlexNet features (relu1-"
                                         "relu3) of the output against I; 0 = the paper's loss")
+    style_weight: float = spec(0.0, low=0.0, high=1e6,
+                               doc="weight of an L1 loss on Gram matrices of LPIPS AlexNet "
+                                   "features (relu1-relu2), PConv's style term, of the output "
+                                   "against I; 0 = the paper's loss")
     generator_lr: float = spec(0.0, low=0.0, high=1.0,
                                doc="> 0: tune G with E_z at this learning rate; 0 = the paper's "
                                    "frozen G")
@@ -230,6 +237,11 @@ class InversionParams(TrainParams):
                            doc="after each epoch without a new best validation L1, multiply "
                                "every learning rate of the stage (E_z, G, Dec) by this; "
                                "1 = constant, as the paper")
+
+    @property
+    def uses_features(self) -> bool:
+        """Whether the loss needs the LPIPS AlexNet features (perceptual or style term)."""
+        return bool(self.perceptual_weight or self.style_weight)
 
 
 @dataclasses.dataclass(frozen=True)

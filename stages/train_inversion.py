@@ -2,10 +2,12 @@
 
 Loss L = L_p + lambda_r * L_r with L_r = ||I - Dec(G(E_z(I_M)))||_1 and L_p the bounded,
 non-saturating realism term -log D(G(E_z(I_M))) (see docs/method.md: the literal log(1 - D) is
-unbounded below and lets E_z fool D instead of reconstructing). With
+unbounded below and lets E_z fool D instead of reconstructing). With `inversion.hole_weight`
+> 1, L_r weighs the hole's pixels that many times the known ones (not in the paper). With
 `inversion.perceptual_weight` > 0 the loss adds that weight times the L1 distance of LPIPS
 AlexNet's relu1-relu3 features of the output and of I: the perceptual term the retrained PConv
-trains with (not in the paper). With `inversion.generator_lr` > 0, G is tuned with E_z on the
+trains with, and with `inversion.style_weight` > 0 PConv's style term on their relu1-relu2 Gram
+matrices (neither in the paper). With `inversion.generator_lr` > 0, G is tuned with E_z on the
 same loss, and with `inversion.decoder_lr` > 0 Dec (neither in the paper; D stays frozen).
 With `inversion.latent_weight` > 0, E_z also learns to invert damaged samples Dec(G(z)) back
 to their z (not in the paper). With `inversion.patch_gan_weight` > 0, an SN-PatchGAN trained
@@ -63,7 +65,7 @@ def main() -> None:
     example = to_tensor(val[:2], device)
     print(describe("E_z", model.inversion_encoder,
                    model.encoder_input(example, torch.ones_like(example[:, :1]))))
-    features = AlexFeatures(load_lpips(DEFAULT_DIR, device)) if params.perceptual_weight else None
+    features = AlexFeatures(load_lpips(DEFAULT_DIR, device)) if params.uses_features else None
     trainer = InversionTrainer.from_params(
         model, params, features, wrap=lambda module: distributed.wrap(module, device))
     if params.patch_gan_weight:

@@ -1,9 +1,11 @@
 """Network shapes at every supported size, and stored-model round trips."""
 import json
 
+import lpips
 import pytest
 import torch
 
+from inpaint.baselines.losses import AlexFeatures
 from inpaint.config import InversionParams
 from inpaint.paper.inversion import GanInverter, InversionTrainer
 from inpaint.paper.networks import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
@@ -186,6 +188,50 @@ def test_patch_gan_term_trains_its_discriminator_and_reaches_e_z():
     assert set(trainer.optimizers) == {"adam", "adam_patch_d"}
     assert "patch_discriminator" not in InversionTrainer.from_params(
         model, InversionParams()).trained
+
+
+def test_hole_weight_weighs_hole_errors_and_keeps_the_scale():
+    """`hole_weight` 1 is the paper's mean L1; above 1 an error in the hole counts that many
+    times one in the known pixels, and a uniform error keeps the same loss."""
+    torch.manual_seed(0)
+    nets = {name: net for name, (_, net) in _tiny_networks().items()}
+    model = GanInverter(nets["inversion_encoder"], nets["generator"], nets["decoder"],
+                        nets["discriminator"], hole_fill=0.0)
+    image, known = torch.zeros(2, 3, 32, 32), torch.ones(2, 1, 32, 32)
+    known[..., :16, :] = 0  # half the image is hole
+    in_hole, in_known = image.clone(), image.clone()
+    in_hole[..., :16, :], in_known[..., 16:, :] = 1.0, 1.0
+
+    def loss(hole_weight, out):
+        trainer = InversionTrainer.from_params(model, InversionParams(hole_weight=hole_weight))
+        return float(trainer.reconstruction_loss(out, image, known))
+
+    assert loss(1.0, in_hole) == loss(1.0, in_known) == pytest.approx(0.5)
+    assert loss(6.0, in_hole) == pytest.approx(6 * loss(6.0, in_known))
+    assert loss(6.0, image + 0.3) == pytest.approx(loss(1.0, image + 0.3)) == pytest.approx(0.3)
+
+
+def test_style_term_reaches_e_z():
+    """`style_weight` adds PConv's style term (Gram matrices of AlexNet relu1-relu2) on E_z's
+    output, which alone moves E_z; without the feature network the trainer refuses it."""
+    torch.manual_seed(0)
+    nets = {name: net for name, (_, net) in _tiny_networks().items()}
+    model = GanInverter(nets["inversion_encoder"], nets["generator"], nets["decoder"],
+                        nets["discriminator"], hole_fill=0.0)
+    features = AlexFeatures(lpips.LPIPS(net="alex", pretrained=False, pnet_rand=True,
+                                        verbose=False))
+    params = InversionParams(lr=1e-3, lambda_r=0.0, realism_loss="none", style_weight=1.0)
+    assert params.uses_features and not InversionParams().uses_features
+    trainer = InversionTrainer.from_params(model, params, features)
+    before = _weights(model.inversion_encoder)
+    image, known = torch.rand(4, 3, 32, 32) * 2 - 1, torch.ones(4, 1, 32, 32)
+    known[..., 8:20, 8:20] = 0
+    losses = trainer.step(image, known)
+    assert float(losses["loss"].detach()) == pytest.approx(float(losses["l_style"].detach()))
+    assert float(losses["l_style"].detach()) > 0
+    assert not _same(before, model.inversion_encoder)
+    with pytest.raises(ValueError, match="feature network"):
+        InversionTrainer.from_params(model, params)
 
 
 def test_saving_the_same_networks_gives_the_same_bytes(tmp_path):

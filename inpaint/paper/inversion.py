@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inpaint.baselines.losses import patch_gan_step
+from inpaint.baselines.losses import STYLE_LEVELS, gram, patch_gan_step
 from inpaint.baselines.networks import PatchDiscriminator, PatchGanConfig
 from inpaint.pretrained import load_networks, read_inpainter_config
 
@@ -79,8 +79,12 @@ class GanInverter(nn.Module):
 class InversionTrainer:
     """One training step of E_z through Dec(G(.)) (the paper's stage 2), and optionally of G.
 
-    Loss: the realism term -log D(G(E_z(I_M))) (if `realism`) + `lambda_r` * L1(output, I)
+    Loss: the realism term -log D(G(E_z(I_M))) (if `realism`) + `lambda_r` * L1(output, I),
+    its hole pixels weighted `hole_weight` times the known ones (the paper: 1; Liu et al.'s
+    PConv: 6), divided by the batch's mean weight so that the term keeps its scale
     + `perceptual_weight` * the L1 distance of `features` of output and I (not in the paper)
+    + `style_weight` * the L1 distance of their Gram matrices at relu1-relu2, as PConv's
+    style term (not in the paper)
     + `latent_weight` * the mean squared error between z and E_z's code for a sample Dec(G(z)),
     z ~ N(0, I), damaged by the batch's own masks (not in the paper): a target in code space,
     which the image losses do not give, so that E_z learns to invert G where G is exact. The
@@ -100,15 +104,17 @@ class InversionTrainer:
 
     def __init__(self, model: GanInverter, lr: float, betas: tuple[float, float],
                  lambda_r: float, realism: bool, perceptual_weight: float = 0.0,
+                 hole_weight: float = 1.0, style_weight: float = 0.0,
                  features: nn.Module | None = None, generator_lr: float = 0.0,
                  latent_weight: float = 0.0, decoder_lr: float = 0.0,
                  patch_gan_weight: float = 0.0, patch_gan_width: int = 16,
                  wrap: Callable[[nn.Module], nn.Module] = lambda module: module):
-        if perceptual_weight and features is None:
-            raise ValueError("perceptual_weight > 0 needs the feature network")
+        if (perceptual_weight or style_weight) and features is None:
+            raise ValueError("perceptual_weight or style_weight > 0 needs the feature network")
         self.model, self.lambda_r, self.realism = model, lambda_r, realism
-        self.perceptual_weight, self.features = perceptual_weight, features
-        self.latent_weight = latent_weight
+        self.perceptual_weight, self.style_weight = perceptual_weight, style_weight
+        self.features = features
+        self.latent_weight, self.hole_weight = latent_weight, hole_weight
         for net in (model.generator, model.decoder, model.discriminator):
             net.eval().requires_grad_(False)  # BatchNorm on its running statistics
         self.encoder = wrap(model.inversion_encoder)
@@ -135,7 +141,8 @@ class InversionTrainer:
                     ) -> InversionTrainer:
         """The trainer that the `inversion` section of params.yaml describes."""
         return cls(model, params.lr, tuple(params.betas), params.lambda_r,
-                   params.realism_loss == "nonsaturating", params.perceptual_weight, features,
+                   params.realism_loss == "nonsaturating", params.perceptual_weight,
+                   params.hole_weight, params.style_weight, features,
                    params.generator_lr, params.latent_weight, params.decoder_lr,
                    params.patch_gan_weight, params.patch_gan_width, wrap)
 
@@ -159,6 +166,15 @@ class InversionTrainer:
         codes, sample_codes = self.encoder(inputs).split(len(image))
         return codes, F.mse_loss(sample_codes, z)
 
+    def reconstruction_loss(self, out: torch.Tensor, image: torch.Tensor,
+                            known: torch.Tensor) -> torch.Tensor:
+        """L_r: the mean L1 error, hole pixels weighted `hole_weight` times the known ones."""
+        error = (out - image).abs()
+        if self.hole_weight == 1:
+            return error.mean()  # the paper's L_r
+        weight = known + self.hole_weight * (1 - known)
+        return (error * weight).mean() / weight.mean()
+
     def step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step on a batch; returns the losses (`loss`: the trained one)."""
         terms = {}
@@ -168,18 +184,23 @@ class InversionTrainer:
             codes = self.encoder(self.model.encoder_input(image, known))
         maps = self.generator(codes)
         out = self.decoder(maps)
-        terms["l_r"] = (out - image).abs().mean()
+        terms["l_r"] = self.reconstruction_loss(out, image, known)
         terms["l_p"] = (realism_loss(self.model.discriminator, maps).mean() if self.realism
                         else torch.zeros((), device=image.device))
         loss = terms["l_p"] + self.lambda_r * terms["l_r"]
         if self.latent_weight:
             loss = loss + self.latent_weight * terms["l_latent"]
-        if self.perceptual_weight:
+        if self.perceptual_weight or self.style_weight:
             with torch.no_grad():
                 wanted = self.features(image)
-            terms["l_perceptual"] = sum(F.l1_loss(f, w)
-                                        for f, w in zip(self.features(out), wanted))
+            got = self.features(out)
+        if self.perceptual_weight:
+            terms["l_perceptual"] = sum(F.l1_loss(f, w) for f, w in zip(got, wanted))
             loss = loss + self.perceptual_weight * terms["l_perceptual"]
+        if self.style_weight:
+            terms["l_style"] = sum(F.l1_loss(gram(f), gram(w))
+                                   for f, w in zip(got[:STYLE_LEVELS], wanted[:STYLE_LEVELS]))
+            loss = loss + self.style_weight * terms["l_style"]
         if self.patch_gan_weight:
             composite = known * image + (1 - known) * out  # the fill as a user sees it
             terms["l_patch"], terms["patch_d"] = patch_gan_step(

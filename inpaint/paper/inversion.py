@@ -140,11 +140,11 @@ class InversionTrainer:
                     wrap: Callable[[nn.Module], nn.Module] = lambda module: module
                     ) -> InversionTrainer:
         """The trainer that the `inversion` section of params.yaml describes."""
+        options = ("perceptual_weight", "hole_weight", "style_weight", "generator_lr",
+                   "latent_weight", "decoder_lr", "patch_gan_weight", "patch_gan_width")
         return cls(model, params.lr, tuple(params.betas), params.lambda_r,
-                   params.realism_loss == "nonsaturating", params.perceptual_weight,
-                   params.hole_weight, params.style_weight, features,
-                   params.generator_lr, params.latent_weight, params.decoder_lr,
-                   params.patch_gan_weight, params.patch_gan_width, wrap)
+                   params.realism_loss == "nonsaturating", features=features, wrap=wrap,
+                   **{name: getattr(params, name) for name in options})
 
     def _tune(self, net: nn.Module, name: str, optimizer: str, lr: float,
               betas: tuple[float, float], wrap: Callable[[nn.Module], nn.Module]) -> nn.Module:

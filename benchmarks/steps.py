@@ -145,7 +145,8 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
     features = (AlexFeatures(lpips.LPIPS(net="alex", pretrained=False, pnet_rand=True,
                                          verbose=False)).to(device)
                 if params.uses_features else None)
-    trainer = InversionTrainer.from_params(model, params, features)
+    map_encoder = Encoder(ae_cfg).to(device) if params.discriminator_lr else None
+    trainer = InversionTrainer.from_params(model, params, features, map_encoder=map_encoder)
 
     def assemble(index: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, ...]:
         x = to_tensor(take(data.images, index), device)
@@ -166,7 +167,8 @@ def _inversion_step(data: Data, device: torch.device) -> Step:
                 {"E_z": (model.inversion_encoder, seen),
                  "G" + state(params.generator_lr): (model.generator, z),
                  "Dec" + state(params.decoder_lr): (model.decoder, maps),
-                 "D (frozen)": (model.discriminator, maps), **patch_gan})
+                 "D" + state(params.discriminator_lr): (model.discriminator, maps),
+                 **({"E_R (frozen)": (map_encoder, x)} if map_encoder else {}), **patch_gan})
 
 
 def _baseline_step(data: Data, device: torch.device, method: str) -> Step:

@@ -223,6 +223,9 @@ class InversionParams(TrainParams):
     decoder_lr: float = spec(0.0, low=0.0, high=1.0,
                              doc="> 0: tune Dec with E_z at this learning rate; 0 = the paper's "
                                  "frozen Dec")
+    discriminator_lr: float = spec(0.0, low=0.0, high=1.0,
+                                   doc="> 0: train D on with E_z at this learning rate, real "
+                                       "maps E_R(I) against E_z's; 0 = the paper's frozen D")
     latent_weight: float = spec(0.0, low=0.0, high=1e6,
                                 doc="> 0: add this weight times the squared error between z and "
                                     "E_z's code for a damaged sample Dec(G(z)); 0 = the paper")

@@ -8,11 +8,13 @@ unbounded below and lets E_z fool D instead of reconstructing). With `inversion.
 AlexNet's relu1-relu3 features of the output and of I: the perceptual term the retrained PConv
 trains with, and with `inversion.style_weight` > 0 PConv's style term on their relu1-relu2 Gram
 matrices (neither in the paper). With `inversion.generator_lr` > 0, G is tuned with E_z on the
-same loss, and with `inversion.decoder_lr` > 0 Dec (neither in the paper; D stays frozen).
+same loss, and with `inversion.decoder_lr` > 0 Dec (neither in the paper).
 With `inversion.latent_weight` > 0, E_z also learns to invert damaged samples Dec(G(z)) back
 to their z (not in the paper). With `inversion.patch_gan_weight` > 0, an SN-PatchGAN trained
 beside E_z judges the composite (the known pixels pasted back) and its hinge loss is added at
-that weight (not in the paper). Masks come from the `masks` training pool, with random flips.
+that weight (not in the paper). With `inversion.discriminator_lr` > 0 the paper's D keeps
+learning at that rate, the maps E_R(I) of the true images against E_z's (the paper freezes
+it). Masks come from the `masks` training pool, with random flips.
 After each epoch E_z is scored on the validation pairs (validation images, evaluation masks);
 after an epoch without a new best validation L1, every learning rate is multiplied by
 `inversion.lr_decay` (1: constant, the paper), and training stops when the L1 has not improved
@@ -54,7 +56,8 @@ def main() -> None:
     train, val = load_npy(TRAIN), load_npy(VAL)
     train_masks, eval_masks = load_npy(TRAIN_MASKS), load_npy(EVAL_MASKS)
     pairs = pd.read_csv(VAL_PAIRS)
-    loaded = {**load_networks(AUTOENCODER, ["decoder"], device),
+    autoencoder = ["decoder", "encoder"] if params.discriminator_lr else ["decoder"]
+    loaded = {**load_networks(AUTOENCODER, autoencoder, device),
               **load_networks(GAN, device=device)}
     torch.manual_seed(params.seed)
     gan_cfg = network_config(GAN, "generator")
@@ -67,7 +70,8 @@ def main() -> None:
                    model.encoder_input(example, torch.ones_like(example[:, :1]))))
     features = AlexFeatures(load_lpips(DEFAULT_DIR, device)) if params.uses_features else None
     trainer = InversionTrainer.from_params(
-        model, params, features, wrap=lambda module: distributed.wrap(module, device))
+        model, params, features, wrap=lambda module: distributed.wrap(module, device),
+        map_encoder=loaded.get("encoder"))
     if params.patch_gan_weight:
         print(describe("SN-PatchGAN", trainer.trained["patch_discriminator"],
                        torch.cat([example, torch.ones_like(example[:, :1])], 1)))

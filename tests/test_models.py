@@ -234,6 +234,30 @@ def test_style_term_reaches_e_z():
         InversionTrainer.from_params(model, params)
 
 
+def test_discriminator_lr_keeps_d_learning_on_real_maps_against_e_zs():
+    """`discriminator_lr` trains the paper's D beside E_z (the paper freezes it): each step
+    moves D on E_R(I) against E_z's maps and E_z on the loss, while G, Dec and E_R stay; D and
+    its optimiser are in `trained` / `optimizers`, and without E_R the trainer refuses."""
+    torch.manual_seed(0)
+    nets = {name: net for name, (_, net) in _tiny_networks().items()}
+    model = GanInverter(nets["inversion_encoder"], nets["generator"], nets["decoder"],
+                        nets["discriminator"], hole_fill=0.0)
+    nets["encoder"] = Encoder(AutoencoderConfig(resolution=32))
+    params = InversionParams(lr=1e-3, discriminator_lr=1e-3)
+    trainer = InversionTrainer.from_params(model, params, map_encoder=nets["encoder"])
+    before = {name: _weights(net) for name, net in nets.items()}
+    image, known = torch.rand(4, 3, 32, 32) * 2 - 1, torch.ones(4, 1, 32, 32)
+    known[..., 8:20, 8:20] = 0
+    losses = trainer.step(image, known)
+    assert {"l_d", "l_p", "l_r"} <= set(losses) and torch.isfinite(losses["l_d"])
+    assert not _same(before["discriminator"], model.discriminator)
+    assert not _same(before["inversion_encoder"], model.inversion_encoder)
+    assert all(_same(before[name], nets[name]) for name in ("generator", "decoder", "encoder"))
+    assert set(trainer.optimizers) == {"adam", "adam_d"} and "discriminator" in trainer.trained
+    with pytest.raises(ValueError, match="E_R"):
+        InversionTrainer.from_params(model, params)
+
+
 def test_saving_the_same_networks_gives_the_same_bytes(tmp_path):
     """Stage outputs are reproducible byte for byte, whatever the temporary file was called."""
     nets = _tiny_networks()

@@ -21,6 +21,7 @@ from torch import nn
 from inpaint.baselines.losses import STYLE_LEVELS, gram, patch_gan_step
 from inpaint.baselines.networks import PatchDiscriminator, PatchGanConfig
 from inpaint.pretrained import load_networks, read_inpainter_config
+from inpaint.training.loop import discriminator_loss
 
 
 def realism_loss(discriminator: nn.Module, feature_maps: torch.Tensor) -> torch.Tensor:
@@ -94,12 +95,16 @@ class InversionTrainer:
     in the paper, which freezes G): its BatchNorm keeps the GAN's running statistics, and D
     stays frozen. With `decoder_lr` > 0 Dec is tuned the same way (not in the paper): the
     perceptual term can then sharpen the decoder's output of G's maps, which an autoencoder
-    trained on L1 alone renders blurred. With `patch_gan_weight` > 0 an SN-PatchGAN of
-    `patch_gan_width` filters (Gated Conv's discriminator) is trained on the composite beside
-    E_z, one hinge step per batch, and its hinge loss enters the loss at that weight (not in
-    the paper, whose D judges G's feature maps, not the inpainted image). `wrap` gives the
-    view of a trained module that the step calls (`distributed.wrap` under torchrun);
-    optimisers hold the modules themselves.
+    trained on L1 alone renders blurred. With `discriminator_lr` > 0 the paper's D keeps
+    learning beside E_z (not in the paper, which freezes it): one step per batch of its GAN
+    loss, the maps E_R(I) of the true images (`map_encoder`, frozen) as real and E_z's maps
+    G(E_z(I_M)) as fake, both in BatchNorm's training mode as in the GAN stage, so that the
+    realism term keeps judging E_z's maps instead of going quiet. With `patch_gan_weight` > 0
+    an SN-PatchGAN of `patch_gan_width` filters (Gated Conv's discriminator) is trained on
+    the composite beside E_z, one hinge step per batch, and its hinge loss enters the loss at
+    that weight (not in the paper, whose D judges G's feature maps, not the inpainted image).
+    `wrap` gives the view of a trained module that the step calls (`distributed.wrap` under
+    torchrun); optimisers hold the modules themselves.
     """
 
     def __init__(self, model: GanInverter, lr: float, betas: tuple[float, float],
@@ -108,6 +113,7 @@ class InversionTrainer:
                  features: nn.Module | None = None, generator_lr: float = 0.0,
                  latent_weight: float = 0.0, decoder_lr: float = 0.0,
                  patch_gan_weight: float = 0.0, patch_gan_width: int = 16,
+                 discriminator_lr: float = 0.0, map_encoder: nn.Module | None = None,
                  wrap: Callable[[nn.Module], nn.Module] = lambda module: module):
         if (perceptual_weight or style_weight) and features is None:
             raise ValueError("perceptual_weight or style_weight > 0 needs the feature network")
@@ -125,6 +131,16 @@ class InversionTrainer:
                                     betas, wrap)
         self.decoder = self._tune(model.decoder, "decoder", "adam_dec", decoder_lr, betas, wrap)
         self.stepped = list(self.optimizers.values())  # the optimisers of the main loss
+        self.map_encoder = None
+        if discriminator_lr:
+            if map_encoder is None:
+                raise ValueError("discriminator_lr > 0 needs E_R for the real maps")
+            self.map_encoder = map_encoder.eval().requires_grad_(False)
+            model.discriminator.train()  # as in the GAN stage; requires_grad only in its step
+            self.optimizers["adam_d"] = torch.optim.Adam(model.discriminator.parameters(),
+                                                         lr=discriminator_lr, betas=betas)
+            self.trained["discriminator"] = model.discriminator
+            self.discriminator = wrap(model.discriminator)
         self.patch_gan_weight = patch_gan_weight
         if patch_gan_weight:
             device = next(model.parameters()).device
@@ -137,14 +153,15 @@ class InversionTrainer:
 
     @classmethod
     def from_params(cls, model: GanInverter, params, features: nn.Module | None = None,
-                    wrap: Callable[[nn.Module], nn.Module] = lambda module: module
-                    ) -> InversionTrainer:
+                    wrap: Callable[[nn.Module], nn.Module] = lambda module: module,
+                    map_encoder: nn.Module | None = None) -> InversionTrainer:
         """The trainer that the `inversion` section of params.yaml describes."""
         options = ("perceptual_weight", "hole_weight", "style_weight", "generator_lr",
-                   "latent_weight", "decoder_lr", "patch_gan_weight", "patch_gan_width")
+                   "latent_weight", "decoder_lr", "patch_gan_weight", "patch_gan_width",
+                   "discriminator_lr")
         return cls(model, params.lr, tuple(params.betas), params.lambda_r,
                    params.realism_loss == "nonsaturating", features=features, wrap=wrap,
-                   **{name: getattr(params, name) for name in options})
+                   map_encoder=map_encoder, **{name: getattr(params, name) for name in options})
 
     def _tune(self, net: nn.Module, name: str, optimizer: str, lr: float,
               betas: tuple[float, float], wrap: Callable[[nn.Module], nn.Module]) -> nn.Module:
@@ -175,6 +192,19 @@ class InversionTrainer:
         weight = known + self.hole_weight * (1 - known)
         return (error * weight).mean() / weight.mean()
 
+    def discriminator_step(self, image: torch.Tensor, fake_maps: torch.Tensor) -> torch.Tensor:
+        """One step of the paper's L_D: E_R(I) real, E_z's maps fake; returns L_D."""
+        with torch.no_grad():
+            real_maps = self.map_encoder(image)
+        self.model.discriminator.requires_grad_(True)
+        loss = discriminator_loss(self.discriminator(real_maps), self.discriminator(fake_maps))
+        optimizer = self.optimizers["adam_d"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        self.model.discriminator.requires_grad_(False)  # L_p below: no weight gradients
+        return loss.detach()
+
     def step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step on a batch; returns the losses (`loss`: the trained one)."""
         terms = {}
@@ -183,6 +213,8 @@ class InversionTrainer:
         else:
             codes = self.encoder(self.model.encoder_input(image, known))
         maps = self.generator(codes)
+        if self.map_encoder is not None:
+            terms["l_d"] = self.discriminator_step(image, maps.detach())
         out = self.decoder(maps)
         terms["l_r"] = self.reconstruction_loss(out, image, known)
         terms["l_p"] = (realism_loss(self.model.discriminator, maps).mean() if self.realism

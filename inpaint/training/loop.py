@@ -117,14 +117,19 @@ def score_pairs(inpaint: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], m
     return pd.concat(rows)
 
 
+def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    """The DCGAN discriminator's L_D = -log D(real) - log(1 - D(fake)), as logit-space BCE."""
+    return (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
+            + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
+
+
 def gan_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
              opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor) -> dict:
     """One DCGAN step: D on L_D = -log D(real) - log(1 - D(G(z))), then G on
     L_G = -log D(G(z)), both as logit-space BCE. Returns the losses and D's mean outputs."""
     fake = generator(z)
     logits_real, logits_fake = discriminator(real), discriminator(fake.detach())
-    loss_d = (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
-              + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
+    loss_d = discriminator_loss(logits_real, logits_fake)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()

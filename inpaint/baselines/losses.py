@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inpaint.training.loop import discriminator_update
+
 PCONV_WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
 STYLE_LEVELS = 2  # relu1, relu2 (see above)
 
@@ -98,11 +100,9 @@ def patch_gan_step(discriminator: nn.Module, optimizer: torch.optim.Optimizer,
     known-mask as a 4th channel), then the generator's hinge loss on the same composite with
     D frozen. Returns (generator loss, D's loss, detached)."""
     real, fake = torch.cat([image, known], 1), torch.cat([composite, known], 1)
-    loss_d = hinge_discriminator_loss(discriminator(real), discriminator(fake.detach()))
-    optimizer.zero_grad(set_to_none=True)
-    loss_d.backward()
-    optimizer.step()
+    loss_d, _, _ = discriminator_update(discriminator, optimizer, real, fake,
+                                        hinge_discriminator_loss)
     discriminator.requires_grad_(False)  # the generator step needs no D weight gradients
     loss_g = hinge_generator_loss(discriminator(fake))
     discriminator.requires_grad_(True)
-    return loss_g, loss_d.detach()
+    return loss_g, loss_d

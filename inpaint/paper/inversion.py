@@ -21,7 +21,7 @@ from torch import nn
 from inpaint.baselines.losses import STYLE_LEVELS, gram, patch_gan_step
 from inpaint.baselines.networks import PatchDiscriminator, PatchGanConfig
 from inpaint.pretrained import load_networks, read_inpainter_config
-from inpaint.training.loop import discriminator_loss
+from inpaint.training.loop import discriminator_update
 
 
 def realism_loss(discriminator: nn.Module, feature_maps: torch.Tensor) -> torch.Tensor:
@@ -197,13 +197,10 @@ class InversionTrainer:
         with torch.no_grad():
             real_maps = self.map_encoder(image)
         self.model.discriminator.requires_grad_(True)
-        loss = discriminator_loss(self.discriminator(real_maps), self.discriminator(fake_maps))
-        optimizer = self.optimizers["adam_d"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loss, _, _ = discriminator_update(self.discriminator, self.optimizers["adam_d"],
+                                          real_maps, fake_maps)
         self.model.discriminator.requires_grad_(False)  # L_p below: no weight gradients
-        return loss.detach()
+        return loss
 
     def step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step on a batch; returns the losses (`loss`: the trained one)."""

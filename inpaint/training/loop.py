@@ -123,16 +123,26 @@ def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> 
             + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
 
 
+def discriminator_update(discriminator: nn.Module, optimizer: torch.optim.Optimizer,
+                         real: torch.Tensor, fake: torch.Tensor,
+                         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+                         = discriminator_loss) -> tuple[torch.Tensor, ...]:
+    """One optimiser step of `discriminator` on loss_fn(D(real), D(fake)), `fake` detached.
+    Returns the loss (detached) and the logits of the real and fake inputs."""
+    logits_real, logits_fake = discriminator(real), discriminator(fake.detach())
+    loss = loss_fn(logits_real, logits_fake)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), logits_real, logits_fake
+
+
 def gan_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
              opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor) -> dict:
     """One DCGAN step: D on L_D = -log D(real) - log(1 - D(G(z))), then G on
     L_G = -log D(G(z)), both as logit-space BCE. Returns the losses and D's mean outputs."""
     fake = generator(z)
-    logits_real, logits_fake = discriminator(real), discriminator(fake.detach())
-    loss_d = discriminator_loss(logits_real, logits_fake)
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
+    loss_d, logits_real, logits_fake = discriminator_update(discriminator, opt_d, real, fake)
     discriminator.requires_grad_(False)  # G's step: D's weight gradients would be unused
     logits = discriminator(fake)
     discriminator.requires_grad_(True)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from inpaint.config import BenchmarkParams, load_section
 from inpaint.data.images import atomic_path, load_npy, save_npy
-from inpaint.api.blending import blend
+from inpaint.api.blending import composite
 from inpaint.api.methods import MethodSettings, get_method, scored_name
 from inpaint.evaluation.metrics import (ALL_MASKS, MetricContext, cached_inception_features,
                                         calc_metric, fid_from_features, inception_features)
@@ -157,7 +157,7 @@ def main() -> None:
         for mode in blend_modes(method, params.blends):
             entry = scored_name(name, mode)
             start = time.perf_counter()
-            composited = outputs if mode is None else blend(images, known, outputs, mode)
+            composited = composite(images, known, outputs, mode)
             extra = (time.perf_counter() - start) / len(images)  # compositing, per image
             score(entry, pairs, images, known, composited)
             timing[entry] = {"batch1_median_s": round(batch1 + extra, 5),

@@ -92,11 +92,18 @@ def test_missing_metric_weights_fail_unless_allowed(work, tmp_path):
     assert table["all masks"]["telea"]["psnr"] > 10
 
 
-def test_benchmark_and_report_cover_every_bucket_and_method(work):
+@pytest.fixture(scope="module")
+def benchmarked(work):
+    """`work` after diagnose, benchmark and report."""
     for stage, args in [("metric_weights", ()), ("train_gan", ("--space", "pixel")),
                         ("diagnose", ()), ("benchmark", ()), ("report", ())]:
         result = run_stage(stage, work, env={"OMP_NUM_THREADS": "1"}, args=args)
         assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
+    return work
+
+
+def test_benchmark_and_report_cover_every_bucket_and_method(benchmarked):
+    work = benchmarked
     table = json.loads((work / "metrics" / "benchmark.json").read_text())
     learned = ["ours", "ours_hybrid", "optim", "pconv", "gatedconv"]
     methods = [*learned, *(f"{m}+poisson" for m in learned), "ours_raw", "telea", "ns",
@@ -159,3 +166,54 @@ def test_report_names_a_reference_that_is_not_a_method(work, tmp_path):
     result = run_stage("report", folder)
     assert result.returncode != 0 and "report.reference = 'our'" in result.stderr
 
+
+
+def _scored_pairs(work, entry):
+    """The test images, holes (True = hole) and outputs of one benchmark entry."""
+    rows = pd.read_csv(work / "data" / "benchmark" / "scores.csv").query("method == @entry")
+    test, masks = (np.load(work / "data" / name) for name in ("prepared/test.npy",
+                                                               "masks/eval.npy"))
+    outputs = np.load(work / "data" / "benchmark" / f"{entry}.npy")
+    return test[rows.image_index], masks[rows.eval_mask_index] == 0, outputs
+
+
+@pytest.mark.parametrize("method", ["ours", "pconv", "gatedconv"])
+def test_the_api_gives_what_the_benchmark_scores(benchmarked, method):
+    """At the model's resolution the Python API's output is the benchmark's, pixel for pixel,
+    both blended and pasted (issue 31: the API used to paste before blending)."""
+    from inpaint.api.inpainter import Inpainter
+    models = benchmarked / "models"
+    folder = models / "inpainter" if method == "ours" else models / f"{method}.pt"
+    repaired = {}
+    for blend_mode, entry in (("poisson", f"{method}+poisson"), ("paste", method)):
+        images, holes, scored = _scored_pairs(benchmarked, entry)
+        inpainter = Inpainter.from_pretrained(folder, device="cpu", method=method,
+                                              blend=blend_mode)
+        repaired[blend_mode] = np.stack(inpainter.inpaint_batch(list(images), list(holes)))
+        assert np.array_equal(repaired[blend_mode], scored), entry
+    assert not np.array_equal(repaired["poisson"], repaired["paste"]), "blending has an effect"
+
+
+def test_the_command_gives_what_the_benchmark_scores(benchmarked, tmp_path):
+    """`inpaint` in folder mode, both blends, on the benchmark's own pairs of 'ours'."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    from PIL import Image
+    images, holes, _ = _scored_pairs(benchmarked, "ours")
+    for i, (image, hole) in enumerate(zip(images[:6], holes[:6])):
+        for folder, array in (("images", image), ("masks", np.where(hole, 255, 0))):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            Image.fromarray(array.astype(np.uint8)).save(tmp_path / folder / f"{i}.png")
+    script = Path(sys.executable).with_name("inpaint")
+    for blend_mode, entry in (("poisson", "ours+poisson"), ("paste", "ours")):
+        out = tmp_path / blend_mode
+        result = subprocess.run(
+            [str(script), "--images", str(tmp_path / "images"), "--masks",
+             str(tmp_path / "masks"), "-o", str(out), "--blend", blend_mode,
+             "--model", str(benchmarked / "models" / "inpainter")],
+            capture_output=True, text=True, timeout=300,
+            env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+        assert result.returncode == 0, result.stderr
+        written = np.stack([np.asarray(Image.open(out / f"{i}.png")) for i in range(6)])
+        assert np.array_equal(written, _scored_pairs(benchmarked, entry)[2][:6]), entry

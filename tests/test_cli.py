@@ -398,6 +398,27 @@ def test_poisson_blend_takes_a_shifted_fill_back_to_the_truth(mode):
         Inpainter(_shifted_fill, None, blend="mix")
 
 
+def test_poisson_corrects_a_learned_fills_colour_on_a_photo_larger_than_the_model():
+    """A 'model' at 16 px whose fill is the truth 30 grey levels too bright, on a 64 px photo:
+    blending takes the shift out, pasting keeps it (issue 31: both used to keep it)."""
+    from inpaint.api.inpainter import Inpainter
+
+    def brighter(images: np.ndarray, known: np.ndarray) -> np.ndarray:
+        return np.clip(images.astype(int) + 30, 0, 255).astype(np.uint8)
+
+    y, x = np.mgrid[:64, :64]
+    grey = (50 + x + y // 2).astype(np.uint8)  # smooth, so resizing loses little
+    truth = np.dstack([grey, grey // 2 + 60, 220 - grey // 2])
+    hole = box_hole(64, 64)
+    error = {}
+    for mode in ("poisson", "paste"):
+        repaired = Inpainter(brighter, 16, blend=mode).inpaint(truth, hole)
+        assert np.array_equal(repaired[~hole], truth[~hole]), mode
+        error[mode] = np.abs(repaired[hole].astype(int) - truth[hole]).mean()
+    assert error["paste"] > 25, error
+    assert error["poisson"] < 3, error
+
+
 def test_alpha_masks_mark_the_hole_by_transparency(tmp_path):
     """An RGBA mask whose transparent pixels are the hole (image-editing APIs, painting tools)."""
     hole = box_hole(40, 30)

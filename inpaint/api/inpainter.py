@@ -38,7 +38,7 @@ import numpy as np
 from PIL import Image
 
 from inpaint.api import methods
-from inpaint.api.blending import BLEND_MODES, blend
+from inpaint.api.blending import BLEND_MODES, blend, composite
 from inpaint.device import get_device
 from inpaint.data.images import to_rgb
 from inpaint.api.methods import InpaintFn
@@ -370,19 +370,29 @@ class Inpainter:
         return results
 
     def _fill(self, jobs: list[tuple[_Layers, np.ndarray]]) -> list[np.ndarray]:
-        """The method's repair of each image, as H x W x 3 uint8 at the image's own size."""
+        """The method's fill of each image, composited with `self.blend`, as H x W x 3 uint8 at
+        the image's own size.
+
+        The raw output is composited by `blending.composite` at the resolution the method ran
+        at, exactly as the benchmark scores `<method>+<blend>`: so at the model's resolution
+        this is the benchmark's output, pixel for pixel, and on a larger photo the Poisson
+        correction of the fill's colour (which needs the raw fill against the known pixels)
+        is upscaled with it. `inpaint_batch` then blends the result into the full-resolution
+        known pixels once more, which only takes up the upscaling residual at the seam.
+        """
         if self.resolution is None:  # no model: the method works at the image's own size
-            return [self.fill(layers.model_rgb[None], (~hole)[None].astype(np.uint8))[0]
-                    for layers, hole in jobs]
+            fills = []
+            for layers, hole in jobs:
+                image, known = layers.model_rgb[None], (~hole)[None].astype(np.uint8)
+                fills.append(composite(image, known, self.fill(image, known), self.blend)[0])
+            return fills
         geometries = [_SquareGeometry(*hole.shape) for _, hole in jobs]
         small = [_downscale(layers.model_rgb, ~hole, geometry, self.resolution)
                  for (layers, hole), geometry in zip(jobs, geometries)]
         images = np.stack([rgb for rgb, _ in small])
         known = np.stack([k for _, k in small]).astype(np.uint8)
-        # known low-resolution pixels are put back before upscaling, so the interpolation
-        # near the hole border blends towards the real context rather than the model's copy
-        composite = blend(images, known, self.fill(images, known), "paste")
-        return [_upscale(c, geometry) for c, geometry in zip(composite, geometries)]
+        composites = composite(images, known, self.fill(images, known), self.blend)
+        return [_upscale(c, geometry) for c, geometry in zip(composites, geometries)]
 
 
 def cli_methods() -> list[str]:

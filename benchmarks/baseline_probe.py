@@ -19,14 +19,17 @@ import json
 import statistics
 import time
 
-import pandas as pd
 import torch
 
 from inpaint.config import GatedConvParams, PConvParams, load_section
 from inpaint.device import get_device
-from inpaint.data.images import load_npy
-from inpaint.training.loop import random_masks, score_pairs, set_threads, take, to_tensor
-from steps import PARAMS, global_batches, stage_module
+from inpaint.evaluation.weights import DEFAULT_DIR, load_lpips
+from inpaint.training.loop import set_threads
+from inpaint.training.losses import AlexFeatures
+from inpaint.training.trainers import TrainingData
+from inpaint.training.trainers.gatedconv import GatedConvTrainer
+from inpaint.training.trainers.pconv import PConvTrainer
+from common import PARAMS, global_batches
 
 PARAMS_OF = {"pconv": PConvParams, "gatedconv": GatedConvParams}
 
@@ -48,29 +51,25 @@ def main() -> None:
                                    ("gan_weight", args.gan_weight)] if v is not None}
     params = dataclasses.replace(load_section(PARAMS_OF[args.method], args.method, PARAMS),
                                  **overrides)
-    train, val = load_npy("data/prepared/train.npy"), load_npy("data/prepared/val.npy")
-    train_masks, eval_masks = load_npy("data/masks/train.npy"), load_npy("data/masks/eval.npy")
-    pairs = pd.read_csv("data/masks/val_pairs.csv")
-    pairs = pairs.groupby("bucket", sort=False).head(args.pairs)
+    data = TrainingData.load(masks=True)
+    data.val_pairs = data.val_pairs.groupby("bucket", sort=False).head(args.pairs)
     torch.manual_seed(params.seed)
-    example = torch.zeros(1, 4, train.shape[1], train.shape[1], device=device)
-    trainer = stage_module("train_baseline").build(args.method, params, train.shape[1], device,
-                                                   example)
+    if args.method == "pconv":
+        trainer = PConvTrainer(params, data, AlexFeatures(load_lpips(DEFAULT_DIR, device)), device)
+    else:
+        trainer = GatedConvTrainer(params, data, device)
     start, last_losses = time.perf_counter(), []
-    source = global_batches(len(train), params.batch_size, params.seed)
+    source = global_batches(len(data.train), params.batch_size, params.seed)
     for _, (index, rng) in zip(range(args.steps), source):
-        known = random_masks(train_masks, len(index), rng).to(device)
-        losses = trainer.step(to_tensor(take(train, index), device), known)
+        losses = trainer.step(*trainer.draw(index, rng))
         last_losses.append(float(losses["loss"].detach()))
     seconds = time.perf_counter() - start
-    with torch.no_grad():
-        scores = score_pairs(trainer.generator.inpaint, trainer.generator, val, eval_masks,
-                             pairs, device)
+    scores = trainer.scores()
     print(json.dumps({"method": args.method, **dataclasses.asdict(params),
                       "steps": len(last_losses),
                       "seconds": round(seconds),
                       "train_loss_last_25": round(statistics.mean(last_losses[-25:]), 4),
-                      "val_l1": round(float(scores.l1.mean()), 4), "pairs": len(pairs)}))
+                      "val_l1": round(float(scores.l1.mean()), 4), "pairs": len(data.val_pairs)}))
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from inpaint.device import get_device
 from inpaint.paper.networks import flops_per_image
-from inpaint.training.loop import batches, epoch_generator, set_threads
-from steps import STAGES, Step, build_step, make_data, synchronise, time_step
+from inpaint.training.loop import set_threads
+from common import PARAMS, first_batch, make_data, synchronise, time_step
+from inpaint.training.trainers import STAGES, Trainer, untrained
 
 COUNT = 256  # images in the memory-mapped benchmark set
 # (label, test on the lower-cased operation name); the first match wins. Operations run
@@ -53,27 +54,22 @@ def matmul_gflops(device: torch.device, size: int, runs: int = 10) -> float:
     return statistics.median(rates)
 
 
-def first_batch(step: Step) -> tuple[torch.Tensor, ...]:
-    rng = epoch_generator(0, 0)
-    return step.assemble(next(batches(COUNT, step.batch_size, rng)), rng)
-
-
-def step_flops_per_image(step: Step) -> float:
+def step_flops_per_image(trainer: Trainer) -> float:
     """FLOPs of one whole training step (all matmuls and convolutions, forward and backward),
     per image of the batch."""
-    batch = first_batch(step)
+    batch = first_batch(trainer)
     with FlopCounterMode(display=False) as counter:
-        step.compute(*batch)
-    return counter.get_total_flops() / step.batch_size
+        trainer.step(*batch)
+    return counter.get_total_flops() / trainer.params.batch_size
 
 
-def profile_step(step: Step, device: torch.device) -> profile:
+def profile_step(trainer: Trainer, device: torch.device) -> profile:
     """A profile of one step's compute (after the warm-up done by the timing)."""
-    batch = first_batch(step)
+    batch = first_batch(trainer)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda"
                                            else [])
     with profile(activities=activities) as prof:
-        step.compute(*batch)
+        trainer.step(*batch)
         synchronise(device)
     return prof
 
@@ -119,14 +115,14 @@ def main() -> None:
         print(f"\nforward MFLOPs per image at {args.resolution} px")
         rows = []
         for stage in args.stages:
-            step = build_step(stage, data, device)
+            trainer = untrained(stage, data, device, PARAMS)
             networks = ", ".join(f"{name} {flops_per_image(module, example) / 1e6:.1f}"
-                                 for name, (module, example) in step.networks.items())
+                                 for name, (module, example) in trainer.examples().items())
             print(f"  {stage:<17}{networks}")
-            flops = step_flops_per_image(step)
-            timing = time_step(step, COUNT, device, args.runs, args.steps)
+            flops = step_flops_per_image(trainer)
+            timing = time_step(trainer, device, args.runs, args.steps)
             rows.append((stage, flops, timing.median, timing.assembly_fraction))
-            profiles[stage] = profile_step(step, device)
+            profiles[stage] = profile_step(trainer, device)
 
     print(f"\ntraining step at {args.resolution} px (median images/s of {args.runs} runs x "
           f"{args.steps} steps)")

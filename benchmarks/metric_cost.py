@@ -27,7 +27,8 @@ from inpaint.config import BenchmarkParams, load_section
 from inpaint.data.images import load_npy
 from inpaint.evaluation.metrics import MetricContext, calc_metric, inception_features
 from inpaint.training.loop import set_threads
-from steps import PARAMS, stage_module
+from inpaint.evaluation import benchmark
+from common import PARAMS
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -39,8 +40,7 @@ def median_seconds(fn, runs: int) -> float:
     return float(np.median(times))
 
 
-def scored_pairs(params: BenchmarkParams, benchmark,
-                 pairs: pd.DataFrame) -> list[tuple[str, int]]:
+def scored_pairs(params: BenchmarkParams, pairs: pd.DataFrame) -> list[tuple[str, int]]:
     """(entry, pairs) for every entry the stage scores from all evaluation `pairs`, in its
     order."""
     entries = []
@@ -60,7 +60,6 @@ def main() -> None:
     args = parser.parse_args()
     params = load_section(BenchmarkParams, "benchmark", PARAMS)
     set_threads()
-    benchmark = stage_module("benchmark")
     test = np.asarray(load_npy("data/prepared/test.npy"))
     eval_masks = np.asarray(load_npy("data/masks/eval.npy"))
     all_pairs = pd.read_csv("data/masks/eval_pairs.csv")
@@ -83,7 +82,7 @@ def main() -> None:
     print("| metric | ms / image | share |\n|---|---|---|")
     for metric, seconds in costs.items():
         print(f"| {metric} | {seconds * 1e3:.2f} | {seconds / per_image:.0%} |")
-    entries = scored_pairs(params, benchmark, all_pairs)
+    entries = scored_pairs(params, all_pairs)
     total = sum(count for _, count in entries)
     print(f"\n{len(entries)} scored entries, {total} scored images in all "
           f"(`benchmark` in {PARAMS}): scoring takes about {total * per_image / 60:.1f} min, "

@@ -23,8 +23,9 @@ from inpaint.config import DiagnosisParams, load_section
 from inpaint.data.images import load_npy
 from inpaint.evaluation.metrics import MetricContext
 from inpaint.paper.inversion import GanInverter, hybrid_inversion
-from inpaint.training.loop import set_threads, to_tensor, to_uint8
-from steps import stage_module
+from inpaint.tensors import known_tensor, to_tensor, to_uint8
+from inpaint.training.loop import set_threads
+from inpaint.evaluation.diagnosis import hole_scores, seam_ring
 
 
 def main() -> None:
@@ -33,12 +34,11 @@ def main() -> None:
     args = parser.parse_args()
     params = load_section(DiagnosisParams, "diagnosis")  # the params.yaml beside the data
     set_threads()
-    diagnose = stage_module("diagnose")
-    ctx = MetricContext(weights_dir=diagnose.WEIGHTS, device=torch.device("cpu"))
-    val = np.asarray(load_npy(diagnose.VAL))
-    eval_masks = np.asarray(load_npy(diagnose.EVAL_MASKS))
-    model = GanInverter.from_folder(diagnose.INPAINTER)
-    pairs = pd.read_csv(diagnose.VAL_PAIRS).groupby("bucket", sort=False).head(
+    ctx = MetricContext(weights_dir="models/metric_weights", device=torch.device("cpu"))
+    val = np.asarray(load_npy("data/prepared/val.npy"))
+    eval_masks = np.asarray(load_npy("data/masks/eval.npy"))
+    model = GanInverter.from_folder("models/inpainter")
+    pairs = pd.read_csv("data/masks/val_pairs.csv").groupby("bucket", sort=False).head(
         params.pairs_per_bucket)
     groups = list(pairs.groupby("bucket", sort=False))
     print("| refine steps | " + " | ".join(bucket for bucket, _ in groups) + " |")
@@ -48,9 +48,9 @@ def main() -> None:
             images = val[group.image_index.values]
             known = eval_masks[group.eval_mask_index.values]
             fill = to_uint8(hybrid_inversion(model, to_tensor(images, "cpu"),
-                                             torch.from_numpy(known).float()[:, None], steps))
-            scores = diagnose.hole_scores(images, blend(images, known, fill, "poisson"), known,
-                                          diagnose.seam_ring(known, params.seam_width), ctx)
+                                             known_tensor(known, "cpu"), steps))
+            scores = hole_scores(images, blend(images, known, fill, "poisson"), known,
+                                 seam_ring(known, params.seam_width), ctx)
             cells.append(f"{scores['psnr_hole']:.2f} / {scores['lpips']:.4f}")
         print(f"| {steps} | " + " | ".join(cells) + " |", flush=True)
 

@@ -17,7 +17,8 @@ import torch
 
 from inpaint.device import get_device
 from inpaint.training.loop import set_threads
-from steps import STAGES, build_step, make_data, time_step
+from common import PARAMS, make_data, time_step
+from inpaint.training.trainers import STAGES, untrained
 
 
 def main() -> None:
@@ -38,12 +39,13 @@ def main() -> None:
             count = 256
             data = make_data(Path(folder), resolution, count)
             for stage in args.stages:
-                step = build_step(stage, data, device)
-                timing = time_step(step, count, device, args.runs, args.steps)
+                trainer = untrained(stage, data, device, PARAMS)
+                timing = time_step(trainer, device, args.runs, args.steps)
+                batch_size = trainer.params.batch_size
                 low, high = min(timing.images_per_s), max(timing.images_per_s)
-                print(f"{stage:<17}{resolution:>5}{step.batch_size:>7}{timing.median:>10.1f}"
+                print(f"{stage:<17}{resolution:>5}{batch_size:>7}{timing.median:>10.1f}"
                       f"{f'({low:.1f}-{high:.1f})':>16}"
-                      f"{1000 * step.batch_size / timing.median:>9.0f}"
+                      f"{1000 * batch_size / timing.median:>9.0f}"
                       f"{timing.assembly_fraction:>9.1%}", flush=True)
 
 

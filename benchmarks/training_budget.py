@@ -29,7 +29,8 @@ import yaml
 from compute_limit import COUNT, step_flops_per_image
 from inpaint.device import get_device
 from inpaint.training.loop import set_threads
-from steps import PARAMS, build_step, make_data
+from common import PARAMS, make_data
+from inpaint.training.trainers import untrained
 
 OURS = ("train_ae", "train_gan", "train_inversion")
 BASELINES = ("train_pconv", "train_gatedconv")
@@ -72,7 +73,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         data = make_data(Path(folder), resolution, COUNT)
         for stage in OURS + BASELINES:
-            per_image = step_flops_per_image(build_step(stage, data, device))
+            per_image = step_flops_per_image(untrained(stage, data, device, PARAMS))
             epochs = params[SECTIONS[stage]]["epochs"]
             if args.trained:
                 epochs = trained_epochs(stage, epochs)

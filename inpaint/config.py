@@ -144,7 +144,7 @@ class DataParams:
     """`data`: where the images come from and how they are split."""
     source: str = spec("synthetic", check=_source_check("synthetic"),
                        doc="'synthetic' or a folder of images (searched recursively)")
-    synthetic_count: int = spec(1000, low=16, high=1_000_000)
+    synthetic_count: int = spec(400, low=16, high=1_000_000)
     resolution: int = spec(64, choices=RESOLUTIONS)
     test_fraction: float = spec(0.1, low=0.0, high=0.9)
     test_count: int | None = spec(None, low=1, doc="overrides test_fraction when set")
@@ -170,7 +170,8 @@ class MaskParams:
 
 @dataclasses.dataclass(frozen=True)
 class TrainParams:
-    """What every training stage takes: Adam (lr, betas), batch size, epochs, seed."""
+    """What every training stage takes: Adam (lr, betas), batch size, epochs, seed. Each
+    section below sets its own defaults (`epochs`, `lr`, `betas`) with these ranges."""
     epochs: int = spec(10, low=1, high=100_000)
     batch_size: int = spec(32, low=2, high=65_536)
     lr: float = spec(1e-4, low=1e-7, high=1.0)
@@ -178,20 +179,38 @@ class TrainParams:
     seed: int = spec(0, low=0)
 
 
+def _epochs(default: int) -> int:
+    return spec(default, low=1, high=100_000)
+
+
+def _lr(default: float) -> float:
+    return spec(default, low=1e-7, high=1.0)
+
+
+def _betas(default: list[float]) -> list[float]:
+    return spec(default, check=two_betas)
+
+
 @dataclasses.dataclass(frozen=True)
 class AutoencoderParams(TrainParams):
     """`ae`: the autoencoder E_R, Dec (loss L1)."""
+    epochs: int = _epochs(8)
+    lr: float = _lr(1e-3)
+    betas: list[float] = _betas([0.9, 0.999])
 
 
 @dataclasses.dataclass(frozen=True)
 class GanParams(TrainParams):
     """`gan`: the DCGAN in feature-map space; the pixel-space ablation uses the same budget."""
+    epochs: int = _epochs(20)
+    lr: float = _lr(2e-4)
     z_dim: int = spec(100, low=2, high=4096)
-    width: int = spec(64, low=4, high=1024, doc="filters of G's and D's widest-resolution layer")
+    width: int = spec(32, low=4, high=1024,
+                      doc="filters of G's and D's widest-resolution layer (the paper: 64)")
     pixel_width: int = spec(16, low=4, high=1024, doc="the same for the pixel-space ablation")
     flip: bool = spec(True, doc="real maps also from horizontally flipped images (E_R(flip(I)))")
     fid_every: int = spec(5, low=1, doc="epochs between sample FIDs against the validation set")
-    fid_samples: int = spec(250, low=2, doc="decoded samples per FID (and validation images)")
+    fid_samples: int = spec(100, low=2, doc="decoded samples per FID (and validation images)")
     patience: int | None = spec(4, low=1, doc="stop after this many FIDs without a new best "
                                               "(null: train all epochs); the best G is kept")
 
@@ -199,7 +218,9 @@ class GanParams(TrainParams):
 @dataclasses.dataclass(frozen=True)
 class InversionParams(TrainParams):
     """`inversion`: the encoder E_z trained through the frozen G, D and Dec."""
-    width: float = spec(1.0, low=0.05, high=4.0, doc="E_z filter multiplier; 1.0 = Table 1")
+    lr: float = _lr(3e-4)
+    betas: list[float] = _betas([0.9, 0.999])
+    width: float = spec(0.25, low=0.05, high=4.0, doc="E_z filter multiplier; 1.0 = Table 1")
     lambda_r: float = spec(20.0, low=0.0, high=1e6, doc="weight of the L1 reconstruction loss")
     realism_loss: str = spec("nonsaturating", choices=("nonsaturating", "none"),
                              doc="L_p as -log D(G(z)) (bounded below), or no L_p at all")
@@ -207,44 +228,21 @@ class InversionParams(TrainParams):
                             doc="value of hole pixels in E_z's input, in [-1, 1] units")
     mask_input: bool = spec(False, doc="give E_z the known-mask as a 4th input channel (the "
                                        "paper gives it I_M alone)")
-    hole_weight: float = spec(1.0, low=0.0, high=1e6,
-                              doc="weight of hole pixels in L_r against 1 for known pixels, "
-                                  "L_r kept at the same scale; 1 = the paper's uniform L1")
     perceptual_weight: float = spec(0.0, low=0.0, high=1e6,
                                     doc="weight of an L1 loss on LPIPS AlexNet features (relu1-"
                                         "relu3) of the output against I; 0 = the paper's loss")
-    style_weight: float = spec(0.0, low=0.0, high=1e6,
-                               doc="weight of an L1 loss on Gram matrices of LPIPS AlexNet "
-                                   "features (relu1-relu2), PConv's style term, of the output "
-                                   "against I; 0 = the paper's loss")
     generator_lr: float = spec(0.0, low=0.0, high=1.0,
                                doc="> 0: tune G with E_z at this learning rate; 0 = the paper's "
                                    "frozen G")
     decoder_lr: float = spec(0.0, low=0.0, high=1.0,
                              doc="> 0: tune Dec with E_z at this learning rate; 0 = the paper's "
                                  "frozen Dec")
-    discriminator_lr: float = spec(0.0, low=0.0, high=1.0,
-                                   doc="> 0: train D on with E_z at this learning rate, real "
-                                       "maps E_R(I) against E_z's; 0 = the paper's frozen D")
-    latent_weight: float = spec(0.0, low=0.0, high=1e6,
-                                doc="> 0: add this weight times the squared error between z and "
-                                    "E_z's code for a damaged sample Dec(G(z)); 0 = the paper")
-    patch_gan_weight: float = spec(0.0, low=0.0, high=1e6,
-                                   doc="> 0: train an SN-PatchGAN on the composite beside E_z and "
-                                       "add this weight times its hinge loss; 0 = the paper")
-    patch_gan_width: int = spec(16, low=1, high=1024,
-                                doc="the SN-PatchGAN's first-layer filters (Yu et al.: 64)")
     patience: int | None = spec(3, low=1, doc="stop after this many epochs without a new best "
                                               "validation L1 (null: train all epochs)")
     lr_decay: float = spec(1.0, low=0.01, high=1.0,
                            doc="after each epoch without a new best validation L1, multiply "
                                "every learning rate of the stage (E_z, G, Dec) by this; "
                                "1 = constant, as the paper")
-
-    @property
-    def uses_features(self) -> bool:
-        """Whether the loss needs the LPIPS AlexNet features (perceptual or style term)."""
-        return bool(self.perceptual_weight or self.style_weight)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,13 +251,12 @@ class BenchmarkParams:
     methods: list[str] = spec(["ours", "ours_raw", "ours_hybrid", "optim", "telea", "ns",
                                "biharmonic", "pconv", "gatedconv"],
                               check=lambda v: None if v else "must not be empty")
-    pairs_per_bucket: int | None = spec(None, low=2, doc="evaluation pairs per bucket (null: all)")
-    optimisation_pairs_per_bucket: int = spec(16, low=2,
+    pairs_per_bucket: int | None = spec(10, low=2, doc="evaluation pairs per bucket (null: all)")
+    optimisation_pairs_per_bucket: int = spec(4, low=2,
                                               doc="pairs per bucket for per-image optimisation")
     refine_steps: int = spec(20, low=0, high=100_000)
-    optim_steps: int = spec(200, low=1, high=100_000)
+    optim_steps: int = spec(100, low=1, high=100_000)
     batch_size: int = spec(50, low=1, high=4096)
-    timing_images: int = spec(8, low=1, high=1000)
     allow_missing_metrics: bool = spec(False)
     blends: list[str] = spec(["paste", "poisson"], choices=("paste", "poisson"),
                              check=lambda v: None if v else "must not be empty",
@@ -270,10 +267,10 @@ class BenchmarkParams:
 @dataclasses.dataclass(frozen=True)
 class DiagnosisParams:
     """`diagnosis`: where the method loses quality, stage by stage, on the validation split."""
-    images: int = spec(120, low=2, doc="undamaged validation images for the whole-image rows")
-    pairs_per_bucket: int = spec(40, low=2, doc="validation (image, mask) pairs per bucket")
-    range_steps: int = spec(300, low=1, high=100_000, doc="Adam steps of the best-code search")
-    range_restarts: int = spec(3, low=1, high=100, doc="random starts of the best-code search "
+    images: int = spec(16, low=2, doc="undamaged validation images for the whole-image rows")
+    pairs_per_bucket: int = spec(10, low=2, doc="validation (image, mask) pairs per bucket")
+    range_steps: int = spec(150, low=1, high=100_000, doc="Adam steps of the best-code search")
+    range_restarts: int = spec(2, low=1, high=100, doc="random starts of the best-code search "
                                                        "(the best of them, per image, counts)")
     range_lr: float = spec(0.05, low=1e-5, high=10.0)
     seam_width: int = spec(3, low=1, high=64, doc="pixels of the hole's ring at its border")
@@ -285,7 +282,7 @@ class DiagnosisParams:
 class ReportParams:
     """`report`: the tables, and the paired intervals of `reference` against every method."""
     reference: str = spec("ours+poisson", doc="the method every other one is compared with")
-    bootstrap_resamples: int = spec(1000, low=10, high=1_000_000,
+    bootstrap_resamples: int = spec(300, low=10, high=1_000_000,
                                     doc="resamples of each bucket's pairs")
     confidence: float = spec(0.95, low=0.5, high=0.999, doc="of the percentile intervals")
     seed: int = spec(0, low=0)
@@ -294,12 +291,23 @@ class ReportParams:
 @dataclasses.dataclass(frozen=True)
 class PConvParams(TrainParams):
     """`pconv`: the partial-convolution U-Net of Liu et al. 2018, retrained as a baseline."""
-    width: int = spec(64, low=2, high=1024, doc="filters of the first layer; 64 = Liu et al.")
+    epochs: int = _epochs(13)
+    lr: float = _lr(1e-3)
+    betas: list[float] = _betas([0.9, 0.999])
+    width: int = spec(16, low=2, high=1024, doc="filters of the first layer; 64 = Liu et al.")
 
 
 @dataclasses.dataclass(frozen=True)
 class GatedConvParams(TrainParams):
     """`gatedconv`: the gated-convolution generator and SN-PatchGAN of Yu et al. 2019."""
-    width: int = spec(48, low=2, high=1024, doc="generator's cnum; 48 = Yu et al. (v2)")
-    disc_width: int = spec(64, low=1, high=1024, doc="SN-PatchGAN's first-layer filters; 64 = Yu")
+    epochs: int = _epochs(7)
+    lr: float = _lr(1e-3)
+    width: int = spec(8, low=2, high=1024, doc="generator's cnum; 48 = Yu et al. (v2)")
+    disc_width: int = spec(16, low=1, high=1024, doc="SN-PatchGAN's first-layer filters; 64 = Yu")
     gan_weight: float = spec(1.0, low=0.0, high=1e6, doc="weight of the hinge generator loss")
+
+
+SECTIONS = {"data": DataParams, "masks": MaskParams, "ae": AutoencoderParams, "gan": GanParams,
+            "inversion": InversionParams, "benchmark": BenchmarkParams,
+            "diagnosis": DiagnosisParams, "report": ReportParams, "pconv": PConvParams,
+            "gatedconv": GatedConvParams}  # params.yaml's sections, in its order

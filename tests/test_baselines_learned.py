@@ -4,16 +4,21 @@ from __future__ import annotations
 import warnings
 
 import lpips
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from inpaint.baselines.losses import AlexFeatures
+from inpaint.training.losses import AlexFeatures
 from inpaint.baselines.networks import (GatedConfig, GatedConv2d, GatedGenerator, PartialConv2d,
                                         PatchDiscriminator, PatchGanConfig, PConvConfig, PConvUNet,
                                         masked_input)
-from inpaint.baselines.learned import GatedConvTrainer, PConvTrainer, load_baseline
+from inpaint.baselines.learned import load_baseline
+from inpaint.config import GatedConvParams, PConvParams
 from inpaint.pretrained import save_networks
+from inpaint.training.trainers.base import TrainingData
+from inpaint.training.trainers.gatedconv import GatedConvTrainer
+from inpaint.training.trainers.pconv import PConvTrainer
 
 
 @pytest.fixture(autouse=True)
@@ -101,6 +106,12 @@ def _synthetic_batch(count: int = 8, size: int = 32) -> tuple[torch.Tensor, torc
     return image, known
 
 
+def _data(resolution: int) -> TrainingData:
+    """What a trainer reads of its data when it is only stepped: the resolution."""
+    images = np.zeros((2, resolution, resolution, 3), np.uint8)
+    return TrainingData(images, images)
+
+
 def _first_and_last(trainer, key: str, steps: int) -> tuple[float, float]:
     image, known = _synthetic_batch()
     values = [trainer.step(image, known)[key].item() for _ in range(steps)]
@@ -113,14 +124,14 @@ def test_a_tiny_pconv_run_lowers_its_loss():
         warnings.simplefilter("ignore", UserWarning)
         features = AlexFeatures(lpips.LPIPS(net="alex", pretrained=False, pnet_rand=True,
                                             verbose=False))
-    trainer = PConvTrainer(PConvConfig(32, width=8), features, lr=2e-3, betas=(0.9, 0.999))
+    trainer = PConvTrainer(PConvParams(width=8, lr=2e-3, betas=[0.9, 0.999]), _data(32), features)
     first, last = _first_and_last(trainer, "loss", steps=25)
     assert last < 0.5 * first
 
 
 def test_a_tiny_gatedconv_run_lowers_its_reconstruction_loss():
-    trainer = GatedConvTrainer(GatedConfig(32, width=4), PatchGanConfig(32, width=8),
-                               lr=2e-3, betas=(0.5, 0.999), gan_weight=1.0)
+    params = GatedConvParams(width=4, disc_width=8, lr=2e-3, betas=[0.5, 0.999], gan_weight=1.0)
+    trainer = GatedConvTrainer(params, _data(32))
     first, last = _first_and_last(trainer, "l1", steps=40)
     assert last < 0.7 * first
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 BUCKETS = {"1-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%", "all masks"}
 TINY_BENCHMARK = {"pairs_per_bucket": 3, "optimisation_pairs_per_bucket": 2,
-                  "refine_steps": 2, "optim_steps": 3, "batch_size": 4, "timing_images": 1}
+                  "refine_steps": 2, "optim_steps": 3, "batch_size": 4}
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +128,7 @@ def test_benchmark_and_report_cover_every_bucket_and_method(benchmarked):
         known = masks[rows.eval_mask_index] == 1
         output = np.load(work / "data" / "benchmark" / f"{entry}.npy")
         assert np.array_equal(output[known], test[rows.image_index][known]), entry
-    timing = json.loads((work / "metrics" / "timing.json").read_text())
-    assert set(timing) == set(methods)
-    assert all(t["batch1_median_s"] > 0 for t in timing.values())
+    assert not (work / "metrics" / "timing.json").exists(), "speed is benchmarks/' job"
     markdown = (work / "reports" / "table2.md").read_text()
     assert "| 50-60% |" in markdown and "| all masks |" in markdown and "**" in markdown
     csv = pd.read_csv(work / "reports" / "table2.csv")

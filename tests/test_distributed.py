@@ -44,7 +44,7 @@ TINY = {
     "inversion": {"epochs": 2, "batch_size": 16, "lr": 0.0003, "betas": [0.9, 0.999], "seed": 0,
                   "width": 0.05, "lambda_r": 20.0, "realism_loss": "nonsaturating",
                   "hole_fill": 0.0, "generator_lr": 0.0003, "decoder_lr": 0.0003,
-                  "lr_decay": 0.5, "patch_gan_weight": 0.1, "patch_gan_width": 4},
+                  "lr_decay": 0.5},
 }
 TWO_PROCESSES = ("--standalone", "--nproc_per_node", "2")
 

@@ -61,3 +61,13 @@ def test_stage_deps_list_the_library_code_it_runs(stage):
     assert not missing, f"{stage}: add to its deps in dvc.yaml: {', '.join(missing)}"
     stale = sorted(dep for dep in deps if dep.startswith("inpaint/") and not (ROOT / dep).exists())
     assert not stale, f"{stage}: deps that no longer exist: {', '.join(stale)}"
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_stage_deps_list_no_code_it_does_not_run(stage):
+    """An extra code dependency would re-run the stage for edits that cannot change it."""
+    spec = STAGES[stage]
+    script = re.search(r"python (stages/\S+\.py)", spec["cmd"]).group(1)
+    code = {dep for dep in spec.get("deps", []) if dep.startswith(("inpaint/", "stages/"))}
+    extra = sorted(code - library_files(ROOT / script) - {script})
+    assert not extra, f"{stage}: deps it does not import: {', '.join(extra)}"

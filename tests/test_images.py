@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpaint.data.images import ImageError, list_images, load_rgb, square_resized
+from inpaint.data.images import ImageError, list_images, open_image, square_resized, to_rgb
 
 
 def _gradient(w=40, h=30):
@@ -21,6 +21,10 @@ def _write_modes(folder):
     for name, image in files.items():
         image.save(folder / name)
     return files
+
+
+def load_rgb(path):
+    return np.asarray(to_rgb(open_image(path)))
 
 
 def test_every_mode_decodes_to_rgb_of_the_right_size(tmp_path):

@@ -28,7 +28,6 @@ from inpaint.api.inpainter import (DEFAULT_MODEL_FOLDER, MASK_FORMATS, Inpainter
                                    InputError, cli_methods)
 from inpaint.api.methods import METHODS
 
-DEFAULT_MODEL = DEFAULT_MODEL_FOLDER
 DEFAULT_SUFFIX = ".png"
 # formats that store every pixel exactly, with the save options that make them do so
 LOSSLESS_SAVE_OPTIONS = {"PNG": {}, "TIFF": {}, "BMP": {}, "PPM": {}, "TGA": {},

@@ -98,15 +98,13 @@ def _gan_method(inversion: str, extra_args: Callable[[MethodSettings], tuple] = 
     """An InpaintFn around the exported GAN-inversion model that runs
     `inpaint.paper.inversion.<inversion>(model, images, known, *extra_args(settings))`."""
     def build(settings: MethodSettings) -> InpaintFn:
-        import torch
         from inpaint.paper import inversion as inversions
-        from inpaint.training.loop import to_tensor, to_uint8
+        from inpaint.tensors import known_tensor, to_tensor, to_uint8
         model = inversions.GanInverter.from_folder(settings.model_dir, settings.device)
         run, extra = getattr(inversions, inversion), extra_args(settings)
 
         def inpaint(images: np.ndarray, known: np.ndarray) -> np.ndarray:
-            x = to_tensor(images, settings.device)
-            m = torch.from_numpy(np.ascontiguousarray(known)).float()[:, None].to(settings.device)
+            x, m = to_tensor(images, settings.device), known_tensor(known, settings.device)
             return to_uint8(run(model, x, m, *extra))
         return inpaint
     return build
@@ -115,14 +113,12 @@ def _gan_method(inversion: str, extra_args: Callable[[MethodSettings], tuple] = 
 def _learned_baseline(name: str) -> Callable[[MethodSettings], InpaintFn]:
     """An InpaintFn around a retrained baseline's stage file (`train_pconv`, `train_gatedconv`)."""
     def build(settings: MethodSettings) -> InpaintFn:
-        import torch
         from inpaint.baselines.learned import load_baseline
-        from inpaint.training.loop import to_tensor, to_uint8
+        from inpaint.tensors import known_tensor, to_tensor, to_uint8
         run = load_baseline(name, baseline_path(name, settings), settings.device)
 
         def inpaint(images: np.ndarray, known: np.ndarray) -> np.ndarray:
-            x = to_tensor(images, settings.device)
-            m = torch.from_numpy(np.ascontiguousarray(known)).float()[:, None].to(settings.device)
+            x, m = to_tensor(images, settings.device), known_tensor(known, settings.device)
             return to_uint8(run(x, m))
         return inpaint
     return build

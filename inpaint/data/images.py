@@ -64,11 +64,6 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_rgb(path: str | Path) -> np.ndarray:
-    """Decode `path` to an HxWx3 uint8 array."""
-    return np.asarray(to_rgb(open_image(path)))
-
-
 def center_square(image: Image.Image) -> Image.Image:
     """The largest centred square crop."""
     w, h = image.size

@@ -9,8 +9,8 @@ Per-image metrics (as in NVlabs' stylegan2-ada, each name says what it computes)
 
 Each takes `real` and `fake` (uint8, NxHxWx3), the known-masks (uint8, NxHxW) and a
 `MetricContext`, and returns one float64 value per image, so that callers can average per
-hole-ratio bucket. FID is a set metric: `FidStatistics` holds the mean and covariance of the
-2048-d Inception pool3 features of a set, and `fid` compares two of them.
+hole-ratio bucket. FID is a set metric: `inception_features` gives the 2048-d Inception pool3
+features of a set, and `fid_from_features` compares two of them.
 """
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ import lpips
 import numpy as np
 import pytorch_fid.inception
 import torch
-from pytorch_fid.fid_score import calculate_frechet_distance
 from skimage.metrics import structural_similarity
 
 from inpaint.device import get_device
@@ -67,10 +66,6 @@ def register_metric(fn: PerImageMetric) -> PerImageMetric:
     """Register a per-image metric under its function name."""
     _METRICS[fn.__name__] = fn
     return fn
-
-
-def list_valid_metrics() -> list[str]:
-    return list(_METRICS)
 
 
 def calc_metric(name: str, real: np.ndarray, fake: np.ndarray, known: np.ndarray | None = None,
@@ -190,52 +185,10 @@ def inception_features(images: np.ndarray, ctx: MetricContext) -> np.ndarray:
 
 
 def images_hash(images: np.ndarray) -> str:
-    """sha256 of an image set's shape, dtype and pixels: the key of cached FID statistics."""
+    """sha256 of an image set's shape, dtype and pixels: the key of cached Inception features."""
     digest = hashlib.sha256(f"{images.shape}{images.dtype}".encode())
     digest.update(np.ascontiguousarray(images).data)
     return digest.hexdigest()
-
-
-@dataclasses.dataclass(frozen=True)
-class FidStatistics:
-    """Mean and covariance of the Inception pool3 features of an image set."""
-    mu: np.ndarray
-    sigma: np.ndarray
-    count: int
-
-    @classmethod
-    def from_features(cls, features: np.ndarray) -> FidStatistics:
-        if len(features) < 2:
-            raise ValueError(f"FID needs at least 2 images, got {len(features)}")
-        return cls(features.mean(axis=0), np.cov(features, rowvar=False), len(features))
-
-    @classmethod
-    def from_images(cls, images: np.ndarray, ctx: MetricContext) -> FidStatistics:
-        return cls.from_features(inception_features(images, ctx))
-
-    @classmethod
-    def cached(cls, images: np.ndarray, ctx: MetricContext,
-               cache_dir: str | Path) -> FidStatistics:
-        """Statistics of `images`, read from `cache_dir` when this exact set was seen before.
-
-        Meant for the real images, which stay the same across runs while the repairs change.
-        """
-        key = images_hash(images)
-        path = Path(cache_dir) / f"fid_stats_{key[:16]}.npz"
-        if path.is_file():
-            with np.load(path) as stored:
-                if str(stored["images_sha256"]) == key:
-                    return cls(stored["mu"], stored["sigma"], int(stored["count"]))
-        stats = cls.from_images(images, ctx)
-        with atomic_path(path) as tmp:  # its name ends in .npz, so savez keeps it
-            np.savez(tmp, mu=stats.mu, sigma=stats.sigma, count=stats.count,
-                     images_sha256=key)
-        return stats
-
-
-def fid(real: FidStatistics, fake: FidStatistics) -> float:
-    """Fréchet Inception Distance between two sets' statistics (pytorch-fid's formula)."""
-    return float(calculate_frechet_distance(real.mu, real.sigma, fake.mu, fake.sigma))
 
 
 def fid_from_features(real: np.ndarray, fake: np.ndarray) -> float:
@@ -243,7 +196,7 @@ def fid_from_features(real: np.ndarray, fake: np.ndarray) -> float:
 
     tr sqrt(S1 S2) equals the sum of the singular values of Xc Yc^T / sqrt((n1-1)(n2-1))
     (Xc, Yc: centred features), so an n1 x n2 SVD replaces the 2048 x 2048 matrix square root
-    of `fid` (about 20 s on one core); both give the same number.
+    of pytorch-fid's formula (about 20 s on one core); both give the same number.
     """
     if min(len(real), len(fake)) < 2:
         raise ValueError(f"FID needs at least 2 images per set, got {len(real)} and {len(fake)}")

@@ -1,5 +1,5 @@
-"""The pieces every training stage shares: seeding, batches, checkpoints with resume, the NaN
-guard, per-epoch logs for `dvc plots`, and sample grids.
+"""The epoch loop every training stage shares: seeding, batches, checkpoints with exact resume,
+early stopping, the NaN guard and running means of the losses.
 
 Resume is exact: all randomness of epoch e comes from a generator seeded with (seed, e), and a
 checkpoint holds the weights, optimiser states and history at an epoch boundary, so an
@@ -20,15 +20,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
-import pandas as pd
 import torch
-import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
 from inpaint.training import distributed
-from inpaint.data.images import atomic_path, save_png
+from inpaint.data.images import atomic_path
 
 
 class NonFiniteLossError(RuntimeError):
@@ -54,26 +51,6 @@ def batches(count: int, batch_size: int, generator: torch.Generator,
         yield order[start:start + batch_size]
 
 
-def to_tensor(images: np.ndarray, device: torch.device | str) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [-1, 1] on `device`.
-
-    The uint8 batch crosses to a GPU (4x fewer bytes than floats) from pinned memory,
-    asynchronously: the copy overlaps the work still queued on the GPU.
-    """
-    x = torch.from_numpy(np.ascontiguousarray(images))
-    if torch.device(device).type == "cuda":
-        x = x.pin_memory().to(device, non_blocking=True)
-    else:
-        x = x.to(device)
-    return x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """float NCHW in [-1, 1] -> uint8 NHWC (rounded, clipped)."""
-    x = x.detach().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
-
-
 def take(array: np.ndarray, index: torch.Tensor) -> np.ndarray:
     """Rows of a (memory-mapped) array; sorted reads are faster, order is restored after."""
     index = index.numpy()
@@ -90,68 +67,6 @@ def random_masks(pool: np.ndarray, count: int, rng: torch.Generator) -> torch.Te
     masks[flips[:, 0]] = masks[flips[:, 0]].flip(-1)
     masks[flips[:, 1]] = masks[flips[:, 1]].flip(-2)
     return masks
-
-
-@torch.no_grad()
-def score_pairs(inpaint: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], module: nn.Module,
-                images: np.ndarray, masks: np.ndarray, pairs, device: torch.device,
-                batch_size: int = 200):
-    """Per evaluation pair (a DataFrame of image_index, bucket, eval_mask_index): L1 and PSNR
-    of the raw output of `inpaint(x, known)` and of the composite, with `module` in eval mode
-    meanwhile (its mode is restored after: a grid drawn later must use the same statistics)."""
-    was_training = module.training
-    module.eval()
-    rows = []
-    for start in range(0, len(pairs), batch_size):
-        chunk = pairs.iloc[start:start + batch_size]
-        x = to_tensor(images[chunk.image_index.values], device)
-        known = torch.from_numpy(masks[chunk.eval_mask_index.values]).float()[:, None].to(device)
-        out = inpaint(x, known).clamp(-1, 1)
-        composite = known * x + (1 - known) * out
-        rows.append(pd.DataFrame({
-            "bucket": chunk.bucket.values,
-            "l1": (out - x).abs().flatten(1).mean(1).cpu().numpy(),
-            "psnr": batch_psnr(out, x).cpu().numpy(),
-            "psnr_composite": batch_psnr(composite, x).cpu().numpy()}))
-    module.train(was_training)
-    return pd.concat(rows)
-
-
-def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
-    """The DCGAN discriminator's L_D = -log D(real) - log(1 - D(fake)), as logit-space BCE."""
-    return (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
-            + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
-
-
-def discriminator_update(discriminator: nn.Module, optimizer: torch.optim.Optimizer,
-                         real: torch.Tensor, fake: torch.Tensor,
-                         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-                         = discriminator_loss) -> tuple[torch.Tensor, ...]:
-    """One optimiser step of `discriminator` on loss_fn(D(real), D(fake)), `fake` detached.
-    Returns the loss (detached) and the logits of the real and fake inputs."""
-    logits_real, logits_fake = discriminator(real), discriminator(fake.detach())
-    loss = loss_fn(logits_real, logits_fake)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach(), logits_real, logits_fake
-
-
-def gan_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
-             opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor) -> dict:
-    """One DCGAN step: D on L_D = -log D(real) - log(1 - D(G(z))), then G on
-    L_G = -log D(G(z)), both as logit-space BCE. Returns the losses and D's mean outputs."""
-    fake = generator(z)
-    loss_d, logits_real, logits_fake = discriminator_update(discriminator, opt_d, real, fake)
-    discriminator.requires_grad_(False)  # G's step: D's weight gradients would be unused
-    logits = discriminator(fake)
-    discriminator.requires_grad_(True)
-    loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
-    return {"loss_d": loss_d, "loss_g": loss_g, "d_real": torch.sigmoid(logits_real).mean(),
-            "d_fake": torch.sigmoid(logits_fake).mean()}
 
 
 def check_finite(losses: dict[str, float], epoch: int, step: int) -> None:
@@ -334,55 +249,6 @@ class Mean:
     def result(self) -> dict[str, float]:
         """The means; a collective under torchrun, so every rank must call it."""
         return distributed.average({k: v / max(self.count, 1) for k, v in self.sums.items()})
-
-
-def write_tsv(rows: list[dict], target: str | Path) -> None:
-    """Per-epoch rows as a TSV that `dvc plots show` draws."""
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    lines = ["\t".join(columns)]
-    lines += ["\t".join(f"{row.get(c, '')}" for c in columns) for row in rows]
-    with atomic_path(target) as tmp:
-        Path(tmp).write_text("\n".join(lines) + "\n")
-
-
-def write_json(data: dict, target: str | Path) -> None:
-    with atomic_path(target) as tmp:
-        Path(tmp).write_text(json.dumps(data, indent=2) + "\n")
-
-
-def image_grid(images: np.ndarray, columns: int) -> np.ndarray:
-    """NHWC uint8 -> one grid image, row-major, padded with white cells."""
-    n, h, w, c = images.shape
-    rows = -(-n // columns)
-    grid = np.full((rows * h, columns * w, c), 255, np.uint8)
-    for i, image in enumerate(images):
-        r, col = divmod(i, columns)
-        grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
-    return grid
-
-
-def save_grid(images: np.ndarray, columns: int, target: str | Path, min_cell: int = 64) -> None:
-    """A grid PNG, upscaled (nearest) so that small images stay visible."""
-    grid = image_grid(images, columns)
-    scale = max(1, min_cell // images.shape[1])
-    if scale > 1:
-        grid = np.asarray(Image.fromarray(grid).resize(
-            (grid.shape[1] * scale, grid.shape[0] * scale), Image.Resampling.NEAREST))
-    save_png(grid, target)
-
-
-def batch_psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR (dB) of [-1, 1] tensors after uint8 quantisation, data range 255."""
-    a = x.clamp(-1, 1).add(1).mul(127.5).round()
-    b = y.clamp(-1, 1).add(1).mul(127.5).round()
-    mse = (a - b).pow(2).flatten(1).mean(1).clamp_min(1e-10)
-    return 10 * torch.log10(255.0 ** 2 / mse)
-
-
-def pairwise_l1(images: torch.Tensor) -> float:
-    """Mean L1 distance between all pairs of a batch: a cheap spread (diversity) figure."""
-    flat = images.flatten(1)
-    return float(torch.cdist(flat, flat, p=1).sum() / (len(flat) * (len(flat) - 1) * flat.shape[1]))
 
 
 def set_threads() -> None:

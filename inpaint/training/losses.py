@@ -1,14 +1,18 @@
-"""The training losses of the retrained baselines.
+"""The training losses: the DCGAN's (the paper's GAN stage), the retrained baselines' (PConv's
+and Gated Conv's) and the feature network behind every perceptual term, in one place so that
+the paper's trainers and the baselines' import them without importing each other.
+
+DCGAN: L_D = -log D(real) - log(1 - D(G(z))), L_G = -log D(G(z)), as logit-space BCE.
 
 PConv (Liu et al. 2018, equation 7): L = L_valid + 6 L_hole + 0.05 L_perceptual
 + 120 (L_style_out + L_style_comp) + 0.1 L_tv. Liu et al. take the perceptual and style terms
 on ImageNet VGG-16's pool1-pool3; the weights this project has are LPIPS's AlexNet (see
-`weights.py`), so we use its three shallowest feature levels instead, after LPIPS's input
-scaling: relu1 (conv1), relu2 (pool1, conv2) and relu3 (pool2, conv3) for the perceptual
-term, relu1 and relu2 for the style term. At 64 px relu3 is a 3 x 3 map: its 384 x 384 Gram
-matrix holds little texture statistics yet took about half of the loss's time (profiled),
-so the style term leaves it out. Each L1 term is a mean over elements, as Liu's 1/N
-normalisation; Gram matrices are divided by C x H x W.
+`inpaint.evaluation.weights`), so we use its three shallowest feature levels instead, after
+LPIPS's input scaling: relu1 (conv1), relu2 (pool1, conv2) and relu3 (pool2, conv3) for the
+perceptual term, relu1 and relu2 for the style term. At 64 px relu3 is a 3 x 3 map: its
+384 x 384 Gram matrix holds little texture statistics yet took about half of the loss's time
+(profiled), so the style term leaves it out. Each L1 term is a mean over elements, as Liu's
+1/N normalisation; Gram matrices are divided by C x H x W.
 
 Gated Conv (Yu et al. 2019, DeepFill v2's defaults): L_G = L1(coarse) + L1(refined)
 + hinge generator loss; L_D = hinge loss of SN-PatchGAN, which sees the composite (known
@@ -16,15 +20,52 @@ pixels kept) and the known-mask.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import lpips
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inpaint.training.loop import discriminator_update
-
 PCONV_WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
 STYLE_LEVELS = 2  # relu1, relu2 (see above)
+
+
+def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    """The DCGAN discriminator's L_D = -log D(real) - log(1 - D(fake)), as logit-space BCE."""
+    return (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
+            + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
+
+
+def discriminator_update(discriminator: nn.Module, optimizer: torch.optim.Optimizer,
+                         real: torch.Tensor, fake: torch.Tensor,
+                         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+                         = discriminator_loss) -> tuple[torch.Tensor, ...]:
+    """One optimiser step of `discriminator` on loss_fn(D(real), D(fake)), `fake` detached.
+    Returns the loss (detached) and the logits of the real and fake inputs."""
+    logits_real, logits_fake = discriminator(real), discriminator(fake.detach())
+    loss = loss_fn(logits_real, logits_fake)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), logits_real, logits_fake
+
+
+def gan_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
+             opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor) -> dict:
+    """One DCGAN step: D on L_D = -log D(real) - log(1 - D(G(z))), then G on
+    L_G = -log D(G(z)), both as logit-space BCE. Returns the losses and D's mean outputs."""
+    fake = generator(z)
+    loss_d, logits_real, logits_fake = discriminator_update(discriminator, opt_d, real, fake)
+    discriminator.requires_grad_(False)  # G's step: D's weight gradients would be unused
+    logits = discriminator(fake)
+    discriminator.requires_grad_(True)
+    loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return {"loss_d": loss_d, "loss_g": loss_g, "d_real": torch.sigmoid(logits_real).mean(),
+            "d_fake": torch.sigmoid(logits_fake).mean()}
 
 
 class AlexFeatures(nn.Module):

@@ -1,0 +1,61 @@
+"""One module per trained model, each holding how it is built, stepped and validated (`base`
+has what they share and the driver `train`), and `untrained`, which builds any stage's trainer
+with untrained networks for the speed and FLOP benchmarks."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from inpaint import config
+from inpaint.training.trainers.base import Trainer, TrainingData
+
+STAGES = ("train_ae", "train_gan", "train_pixel_gan", "train_inversion", "train_pconv",
+          "train_gatedconv")
+
+
+def untrained(stage: str, data: TrainingData, device: torch.device,
+              params_file: str | Path = config.PARAMS_FILE) -> Trainer:
+    """The trainer of `stage` (one of STAGES) as `params_file` describes it, at the resolution
+    of `data`, where every network it would load (E_R, G, D, Dec, LPIPS's AlexNet) has random
+    weights instead: what a step costs, not what it learns. Sample FIDs are not computed."""
+    import lpips
+
+    from inpaint.paper import networks as paper
+    from inpaint.training.losses import AlexFeatures
+
+    def section(cls: type, name: str):
+        return config.load_section(cls, name, params_file)
+
+    def random_alexnet() -> AlexFeatures:
+        return AlexFeatures(lpips.LPIPS(net="alex", pretrained=False, pnet_rand=True,
+                                        verbose=False))
+
+    torch.manual_seed(0)
+    ae_cfg = paper.AutoencoderConfig(resolution=data.resolution)
+    if stage == "train_ae":
+        from inpaint.training.trainers.autoencoder import AutoencoderTrainer
+        return AutoencoderTrainer(section(config.AutoencoderParams, "ae"), data, device)
+    if stage in ("train_gan", "train_pixel_gan"):
+        from inpaint.training.trainers.gan import GanTrainer
+        encoder = (paper.Encoder(ae_cfg).to(device).requires_grad_(False)
+                   if stage == "train_gan" else None)
+        return GanTrainer(section(config.GanParams, "gan"), data, device, encoder)
+    if stage == "train_inversion":
+        from inpaint.training.trainers.inversion import InversionTrainer, build_inverter
+        params, gan = section(config.InversionParams, "inversion"), section(config.GanParams,
+                                                                             "gan")
+        gan_cfg = paper.GanConfig(size=ae_cfg.map_size, z_dim=gan.z_dim, width=gan.width)
+        networks = {"generator": paper.Generator(gan_cfg).to(device),
+                    "discriminator": paper.Discriminator(gan_cfg).to(device),
+                    "decoder": paper.Decoder(ae_cfg).to(device)}
+        model = build_inverter(params, data.resolution, networks, device)
+        features = random_alexnet().to(device) if params.perceptual_weight else None
+        return InversionTrainer(model, params, data, features, device)
+    if stage == "train_pconv":
+        from inpaint.training.trainers.pconv import PConvTrainer
+        return PConvTrainer(section(config.PConvParams, "pconv"), data, random_alexnet(), device)
+    if stage == "train_gatedconv":
+        from inpaint.training.trainers.gatedconv import GatedConvTrainer
+        return GatedConvTrainer(section(config.GatedConvParams, "gatedconv"), data, device)
+    raise ValueError(f"unknown training stage {stage!r}; stages: {', '.join(STAGES)}")

@@ -214,4 +214,8 @@ def test_the_command_gives_what_the_benchmark_scores(benchmarked, tmp_path):
             env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
         assert result.returncode == 0, result.stderr
         written = np.stack([np.asarray(Image.open(out / f"{i}.png")) for i in range(6)])
-        assert np.array_equal(written, _scored_pairs(benchmarked, entry)[2][:6]), entry
+        # the command runs one image at a time, the benchmark in batches: float sums in
+        # another order may round a pixel the other way (on real faces, 34 of 600 images had
+        # a pixel one grey level off), never more
+        difference = np.abs(written.astype(int) - _scored_pairs(benchmarked, entry)[2][:6])
+        assert difference.max() <= 1, entry

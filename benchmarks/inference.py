@@ -88,7 +88,7 @@ def main() -> None:
     device = get_device()
     defaults = load_section(BenchmarkParams, "benchmark", ROOT / "params.yaml")
     settings = MethodSettings(
-        model_dir=args.model, models_dir=args.models_dir or args.model.parent, device=device,
+        models_dir=args.models_dir or args.model.parent, device=device,
         refine_steps=args.refine_steps if args.refine_steps is not None
         else defaults.refine_steps,
         optim_steps=args.optim_steps if args.optim_steps is not None else defaults.optim_steps)
@@ -120,6 +120,10 @@ def main() -> None:
     if "ours" in rates and "optim" in rates:
         print(f"speed ratio ours / optim: {rates['ours'][0] / rates['optim'][0]:.0f}x at batch 1, "
               f"{rates['ours'][1] / rates['optim'][1]:.0f}x at batch {args.batch}")
+    if "ours" in rates and "ours_extended" in rates:
+        print(f"time ratio ours_extended / ours: {rates['ours'][0] / rates['ours_extended'][0]:.2f}"
+              f" at batch 1, {rates['ours'][1] / rates['ours_extended'][1]:.2f} at batch "
+              f"{args.batch}")
 
 
 if __name__ == "__main__":

@@ -33,9 +33,10 @@ from common import PARAMS, make_data
 from inpaint.training.trainers import untrained
 
 OURS = ("train_ae", "train_gan", "train_inversion")
+EXTENDED = ("train_ae", "train_gan", "train_extended")  # ours_extended's chain
 BASELINES = ("train_pconv", "train_gatedconv")
 SECTIONS = {"train_ae": "ae", "train_gan": "gan", "train_inversion": "inversion",
-            "train_pconv": "pconv", "train_gatedconv": "gatedconv"}
+            "train_extended": "extended", "train_pconv": "pconv", "train_gatedconv": "gatedconv"}
 
 
 def train_images(given: int | None) -> int:
@@ -72,7 +73,7 @@ def main() -> None:
     print(f"{'stage':<17}{'MFLOPs/image':>13}{'epochs':>8}{'total TFLOPs':>14}")
     with tempfile.TemporaryDirectory() as folder:
         data = make_data(Path(folder), resolution, COUNT)
-        for stage in OURS + BASELINES:
+        for stage in OURS + EXTENDED[2:] + BASELINES:
             per_image = step_flops_per_image(untrained(stage, data, device, PARAMS))
             epochs = params[SECTIONS[stage]]["epochs"]
             if args.trained:
@@ -82,6 +83,9 @@ def main() -> None:
                   f"{totals[stage][2] / 1e12:>14.1f}")
     ours = sum(totals[stage][2] for stage in OURS)
     print(f"\nours (train_ae + train_gan + train_inversion): {ours / 1e12:.1f} TFLOPs")
+    extended = sum(totals[stage][2] for stage in EXTENDED)
+    print(f"ours_extended (train_ae + train_gan + train_extended): {extended / 1e12:.1f} "
+          f"TFLOPs, {extended / ours:.2f}x ours")
     for stage in BASELINES:
         per_image, epochs, total = totals[stage]
         print(f"{stage}: {total / ours:.2f}x ours; {ours / (per_image * images):.1f} epochs "

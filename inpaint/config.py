@@ -246,10 +246,21 @@ class InversionParams(TrainParams):
 
 
 @dataclasses.dataclass(frozen=True)
+class ExtendedParams(InversionParams):
+    """`extended`: E_z with the extended code (`ours_extended`, beyond the paper), trained like
+    `inversion` through the same frozen G, D and Dec, and mask-aware by default."""
+    mask_input: bool = spec(True, doc="give E_z the known-mask as a 4th input channel")
+    feature_weight: float = spec(1.0, low=0.0, high=1e6,
+                                 doc="weight of the mean squared offset of G's hidden features "
+                                     "(`feature_regulariser`): keeps the code near what z alone "
+                                     "gives")
+
+
+@dataclasses.dataclass(frozen=True)
 class BenchmarkParams:
     """`benchmark`: methods scored on the fixed (image, mask) evaluation pairs."""
-    methods: list[str] = spec(["ours", "ours_raw", "ours_hybrid", "optim", "telea", "ns",
-                               "biharmonic", "pconv", "gatedconv"],
+    methods: list[str] = spec(["ours", "ours_raw", "ours_hybrid", "ours_extended", "optim",
+                               "telea", "ns", "biharmonic", "pconv", "gatedconv"],
                               check=lambda v: None if v else "must not be empty")
     pairs_per_bucket: int | None = spec(10, low=2, doc="evaluation pairs per bucket (null: all)")
     optimisation_pairs_per_bucket: int = spec(4, low=2,
@@ -308,6 +319,7 @@ class GatedConvParams(TrainParams):
 
 
 SECTIONS = {"data": DataParams, "masks": MaskParams, "ae": AutoencoderParams, "gan": GanParams,
-            "inversion": InversionParams, "benchmark": BenchmarkParams,
+            "inversion": InversionParams, "extended": ExtendedParams,
+            "benchmark": BenchmarkParams,
             "diagnosis": DiagnosisParams, "report": ReportParams, "pconv": PConvParams,
             "gatedconv": GatedConvParams}  # params.yaml's sections, in its order

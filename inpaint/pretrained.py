@@ -17,7 +17,8 @@ from torch import nn
 from inpaint.baselines.networks import (GatedConfig, GatedGenerator, PatchDiscriminator,
                                          PatchGanConfig, PConvConfig, PConvUNet)
 from inpaint.data.images import atomic_path
-from inpaint.paper.networks import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
+from inpaint.paper.networks import (AutoencoderConfig, Decoder, Discriminator, Encoder,
+                                    ExtendedInversionConfig, ExtendedInversionEncoder, GanConfig,
                                     Generator, InversionConfig, InversionEncoder)
 
 FORMAT_VERSION = 1
@@ -27,6 +28,7 @@ NETWORKS = {  # name -> (config class, module class)
     "generator": (GanConfig, Generator),
     "discriminator": (GanConfig, Discriminator),
     "inversion_encoder": (InversionConfig, InversionEncoder),
+    "extended_inversion_encoder": (ExtendedInversionConfig, ExtendedInversionEncoder),
     "pconv_unet": (PConvConfig, PConvUNet),
     "gated_generator": (GatedConfig, GatedGenerator),
     "patch_discriminator": (PatchGanConfig, PatchDiscriminator),
@@ -90,10 +92,13 @@ def export_inpainter(folder: str | Path, networks: dict[str, tuple[object, nn.Mo
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     save_networks(folder / "weights.pt", networks)
-    inversion_cfg = networks["inversion_encoder"][0]
+    extended = "extended_inversion_encoder" in networks
+    inversion_cfg = networks["extended_inversion_encoder" if extended else "inversion_encoder"][0]
     config = {
         "format_version": FORMAT_VERSION,
-        "method": "GAN inversion in autoencoder feature space (Wang, Song & Zhang 2023)",
+        "method": "GAN inversion in autoencoder feature space (Wang, Song & Zhang 2023)"
+                  + (", extended code: z and an offset of G's last hidden features"
+                     if extended else ""),
         "resolution": inversion_cfg.resolution,
         "z_dim": inversion_cfg.z_dim,
         "normalisation": "RGB scaled to [-1, 1]: x / 127.5 - 1",

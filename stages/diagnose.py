@@ -8,7 +8,10 @@ Whole undamaged images (the first `diagnosis.images` validation images):
 - generator range: Dec(G(z*)) for the best code z* found by Adam on L1 against the image
   (`range_restarts` random starts of `range_steps` steps, the best start per image counts):
   what the prior can represent at all;
-- encoder: Dec(G(E_z(I))) with no hole, the learned inversion of the same image.
+- encoder: Dec(G(E_z(I))) with no hole, the learned inversion of the same image;
+- the same two for `ours_extended` (models/inpainter_extended): the range of its extended
+  code (z and G's hidden-feature offset, both optimised as above, the offset from zero) and
+  its encoder.
 Per hole-ratio bucket (the first `diagnosis.pairs_per_bucket` validation pairs: validation
 images with evaluation masks, neither ever trained on), on the hole only:
 - `ours` pasted and Poisson-blended (PSNR and LPIPS of the composite, hole PSNR),
@@ -29,7 +32,7 @@ import torch
 from inpaint.config import DiagnosisParams, load_section
 from inpaint.data.images import load_npy
 from inpaint.data.writers import write_json
-from inpaint.evaluation.diagnosis import bucket_rows, whole_image_rows
+from inpaint.evaluation.diagnosis import bucket_rows, extended_rows, whole_image_rows
 from inpaint.evaluation.metrics import MetricContext
 from inpaint.paper.inversion import GanInverter
 from inpaint.pretrained import load_networks
@@ -38,6 +41,7 @@ from inpaint.training.loop import set_threads
 VAL, EVAL_MASKS, VAL_PAIRS = ("data/prepared/val.npy", "data/masks/eval.npy",
                               "data/masks/val_pairs.csv")
 AUTOENCODER, INPAINTER = "models/ae.pt", "models/inpainter"
+EXTENDED = "models/inpainter_extended"
 WEIGHTS = "models/metric_weights"
 
 
@@ -50,6 +54,9 @@ def main() -> None:
     model = GanInverter.from_folder(INPAINTER)
     autoencoder = load_networks(AUTOENCODER)
     rows, gaps = whole_image_rows(model, autoencoder, val[:params.images], params, ctx)
+    more, more_gaps = extended_rows(GanInverter.from_folder(EXTENDED), val[:params.images],
+                                    params, ctx)
+    rows, gaps = {**rows, **more}, {**gaps, **more_gaps}
     print(f"diagnose: {rows} gaps {gaps}")
     pairs = pd.read_csv(VAL_PAIRS).groupby("bucket", sort=False).head(params.pairs_per_bucket)
     buckets, all_pairs = bucket_rows(model, autoencoder, val, eval_masks, pairs, params, ctx)

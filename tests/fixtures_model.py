@@ -1,8 +1,8 @@
 """A tiny exported model for end-to-end tests, trained once per session by the real stages.
 
 Use it from a test module with `pytest_plugins = ["fixtures_model"]`; the fixture runs
-prepare, masks, metric_weights, train_ae, train_gan and train_inversion in a temporary work
-folder on a
+prepare, masks, metric_weights, train_ae, train_gan, train_inversion and train_extended in a
+temporary work folder on a
 32-pixel synthetic set, one epoch each, then the retrained baselines train_pconv and
 train_gatedconv (width 4, one epoch): about a minute on one core. The models are poor, but
 every code path of loading and inpainting is the one a real model takes.
@@ -31,6 +31,9 @@ TINY_PARAMS = {
     "inversion": {"epochs": 1, "batch_size": 16, "lr": 0.0003, "betas": [0.9, 0.999],
                   "seed": 0, "width": 0.05, "lambda_r": 20.0,
                   "realism_loss": "nonsaturating", "hole_fill": 0.0},
+    "extended": {"epochs": 1, "batch_size": 16, "lr": 0.0003, "betas": [0.9, 0.999],
+                 "seed": 0, "width": 0.05, "lambda_r": 20.0, "realism_loss": "nonsaturating",
+                 "hole_fill": 0.0, "mask_input": True, "feature_weight": 1.0},
     "pconv": {"epochs": 1, "batch_size": 16, "lr": 0.001, "betas": [0.9, 0.999], "seed": 0,
               "width": 4},
     "gatedconv": {"epochs": 1, "batch_size": 16, "lr": 0.001, "betas": [0.5, 0.999], "seed": 0,
@@ -38,13 +41,15 @@ TINY_PARAMS = {
 }
 STAGES = (("prepare", ()), ("masks", ()), ("metric_weights", ()), ("train_ae", ()),
           ("train_gan", ()), ("train_inversion", ()),
+          ("train_inversion", ("--code", "extended")),
           ("train_baseline", ("--method", "pconv")), ("train_baseline", ("--method", "gatedconv")))
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The exported model folder (`<work>/models/inpainter`, resolution 32); beside it
-    `<work>/models/pconv.pt` and `<work>/models/gatedconv.pt`."""
+    `<work>/models/inpainter_extended`, `<work>/models/pconv.pt` and
+    `<work>/models/gatedconv.pt`."""
     work = tmp_path_factory.mktemp("tiny_model")
     (work / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS))
     for stage, args in STAGES:

@@ -51,13 +51,14 @@ def test_pasting_keeps_every_known_pixel():
 
 
 def test_every_method_returns_images_of_the_right_shape_and_range(tiny_model):
-    settings = MethodSettings(model_dir=tiny_model, models_dir=tiny_model.parent,
+    settings = MethodSettings(models_dir=tiny_model.parent,
                               refine_steps=2, optim_steps=2, device="cpu")
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
     known = np.ones((3, 32, 32), np.uint8)
     known[:, 8:20, 4:28] = 0
-    for name in ("ours", "ours_raw", "ours_hybrid", "optim", "telea", "ns", "biharmonic",
+    for name in ("ours", "ours_raw", "ours_hybrid", "ours_extended", "optim", "telea", "ns",
+                 "biharmonic",
                  "pconv", "gatedconv"):
         out = get_method(name).build(settings)(images, known)
         assert out.shape == images.shape and out.dtype == np.uint8, name
@@ -105,7 +106,7 @@ def benchmarked(work):
 def test_benchmark_and_report_cover_every_bucket_and_method(benchmarked):
     work = benchmarked
     table = json.loads((work / "metrics" / "benchmark.json").read_text())
-    learned = ["ours", "ours_hybrid", "optim", "pconv", "gatedconv"]
+    learned = ["ours", "ours_hybrid", "ours_extended", "optim", "pconv", "gatedconv"]
     methods = [*learned, *(f"{m}+poisson" for m in learned), "ours_raw", "telea", "ns",
                "biharmonic"]
     assert set(table) == BUCKETS
@@ -143,7 +144,9 @@ def test_benchmark_and_report_cover_every_bucket_and_method(benchmarked):
     assert set(paired.bucket) == BUCKETS
     assert (paired[(paired.method == "optim") & (paired.bucket == "all masks")].n == 12).all()
     diagnosis = json.loads((work / "metrics" / "diagnosis.json").read_text())
-    assert set(diagnosis["whole_image"]) == {"autoencoder", "generator_range", "encoder"}
+    assert set(diagnosis["whole_image"]) == {"autoencoder", "generator_range", "encoder",
+                                             "extended_range", "extended_encoder"}
+    assert set(diagnosis["gaps"]) == {"prior_db", "encoder_db", "extended_encoder_db"}
     assert set(diagnosis["buckets"]) == BUCKETS - {"all masks"}
     for row in diagnosis["whole_image"].values():
         assert row["n"] == 4 and row["psnr"] > 0 and 0 <= row["lpips"] <= 1
@@ -175,13 +178,14 @@ def _scored_pairs(work, entry):
     return test[rows.image_index], masks[rows.eval_mask_index] == 0, outputs
 
 
-@pytest.mark.parametrize("method", ["ours", "pconv", "gatedconv"])
+@pytest.mark.parametrize("method", ["ours", "ours_extended", "pconv", "gatedconv"])
 def test_the_api_gives_what_the_benchmark_scores(benchmarked, method):
     """At the model's resolution the Python API's output is the benchmark's, pixel for pixel,
     both blended and pasted (issue 31: the API used to paste before blending)."""
     from inpaint.api.inpainter import Inpainter
     models = benchmarked / "models"
-    folder = models / "inpainter" if method == "ours" else models / f"{method}.pt"
+    folder = {"ours": models / "inpainter", "ours_extended": models / "inpainter_extended"
+              }.get(method, models / f"{method}.pt")
     repaired = {}
     for blend_mode, entry in (("poisson", f"{method}+poisson"), ("paste", method)):
         images, holes, scored = _scored_pairs(benchmarked, entry)

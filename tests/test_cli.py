@@ -88,7 +88,8 @@ def test_known_pixels_are_kept_bit_for_bit_at_any_size(tiny_model, tmp_path, wid
 
 
 @pytest.mark.parametrize("method,model", [("pconv", None), ("gatedconv", "gatedconv.pt"),
-                                          ("telea", None), ("biharmonic", None)])
+                                          ("ours_extended", None), ("telea", None),
+                                          ("biharmonic", None)])
 def test_every_method_keeps_known_pixels_bit_for_bit(tiny_model, tmp_path, method, model):
     width, height = 70, 45
     hole = box_hole(width, height)
@@ -96,7 +97,8 @@ def test_every_method_keeps_known_pixels_bit_for_bit(tiny_model, tmp_path, metho
     image_path, mask_path = save_pair(tmp_path, Image.fromarray(image), hole)
     out = tmp_path / "result.png"
     extra = ["--model", tiny_model.parent / model] if model else []
-    # pconv without --model: the default is models/pconv.pt under the working directory
+    # without --model: the default is models/pconv.pt (models/inpainter_extended) under the
+    # working directory
     result = run_cli(image_path, mask_path, "-o", out, "--method", method, *extra,
                      cwd=tiny_model.parents[1])
     assert result.returncode == 0, result.stderr
@@ -109,7 +111,8 @@ def test_every_method_keeps_known_pixels_bit_for_bit(tiny_model, tmp_path, metho
 def test_help_lists_the_methods():
     result = run_cli("--help")
     assert result.returncode == 0
-    for method in ("ours", "optim", "telea", "ns", "biharmonic", "pconv", "gatedconv"):
+    for method in ("ours", "ours_extended", "optim", "telea", "ns", "biharmonic", "pconv",
+                   "gatedconv"):
         assert f"\n  {method} " in result.stdout, method
 
 
@@ -149,7 +152,8 @@ def test_python_api_runs_any_registry_method(tiny_model):
     for inpainter in (pconv, telea):
         result = inpainter.inpaint(rgb, hole)
         assert result.shape == rgb.shape and np.array_equal(result[~hole], rgb[~hole])
-    with pytest.raises(ValueError, match="unknown method 'nope'; methods: ours, optim"):
+    with pytest.raises(ValueError,
+                       match="unknown method 'nope'; methods: ours, ours_extended, optim"):
         Inpainter.from_pretrained(method="nope")
     with pytest.raises(ValueError, match="only method 'ours' refines"):
         Inpainter.from_pretrained(method="telea", refine_steps=2)

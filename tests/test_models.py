@@ -5,12 +5,14 @@ import lpips
 import pytest
 import torch
 
-from inpaint.config import InversionParams
-from inpaint.paper.inversion import GanInverter
-from inpaint.paper.networks import (AutoencoderConfig, Decoder, Discriminator, Encoder, GanConfig,
+from inpaint.config import ExtendedParams, InversionParams
+from inpaint.paper.inversion import ExtendedInverter, GanInverter, feature_regulariser
+from inpaint.paper.networks import (AutoencoderConfig, Decoder, Discriminator, Encoder,
+                                    ExtendedInversionConfig, ExtendedInversionEncoder, GanConfig,
                                     Generator, InversionConfig, InversionEncoder, flops_per_image)
 from inpaint.pretrained import ModelFormatError, export_inpainter, load_networks, save_networks
 from inpaint.training.losses import AlexFeatures
+from inpaint.training.trainers.extended import ExtendedInversionTrainer
 from inpaint.training.trainers.inversion import InversionTrainer
 
 
@@ -168,3 +170,77 @@ def test_saving_the_same_networks_gives_the_same_bytes(tmp_path):
     save_networks(tmp_path / "a.pt", nets)
     save_networks(tmp_path / "b" / "a.pt", nets)
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b" / "a.pt").read_bytes()
+
+
+# ---------------------------------------------------------------- ours_extended (issue 29)
+
+def _extended(res: int = 32, z_dim: int = 16, width: int = 8) -> ExtendedInverter:
+    torch.manual_seed(0)
+    ae, gan = AutoencoderConfig(resolution=res), GanConfig(size=res // 8, z_dim=z_dim,
+                                                           width=width)
+    cfg = ExtendedInversionConfig(resolution=res, z_dim=z_dim, width=0.1, mask_input=True,
+                                  feature_channels=width, feature_size=res // 8)
+    return ExtendedInverter(ExtendedInversionEncoder(cfg), Generator(gan), Decoder(ae),
+                            Discriminator(gan), hole_fill=0.0)
+
+
+@pytest.mark.parametrize("res", [64, 128])
+def test_extended_code_shapes(res):
+    model = _extended(res).eval()
+    x, known = torch.rand(2, 3, res, res) * 2 - 1, torch.ones(2, 1, res, res)
+    known[..., : res // 2, :] = 0
+    z, offset = model.encode(x, known)
+    assert z.shape == (2, 16) and offset.shape == (2, 8, res // 8, res // 8)
+    assert model.generator.hidden(z).shape == offset.shape
+    assert torch.equal(offset[..., : res // 16, :], torch.zeros_like(offset[..., : res // 16, :]))
+    assert model(x, known).shape == x.shape
+    # G's split is exact: output(hidden(z)) is forward(z)
+    assert torch.equal(model.generator.output(model.generator.hidden(z)), model.generator(z))
+
+
+def test_a_new_extended_encoder_starts_at_the_papers_code():
+    model = _extended().eval()
+    x, known = torch.rand(2, 3, 32, 32) * 2 - 1, torch.ones(2, 1, 32, 32)
+    z, offset = model.encode(x, known)
+    assert torch.equal(offset, torch.zeros_like(offset))
+    assert torch.allclose(model(x, known), model.render(z))
+
+
+def test_feature_regulariser_is_zero_only_when_the_code_adds_nothing_to_z():
+    own = torch.randn(2, 8, 4, 4)
+    assert feature_regulariser(own.clone(), own).item() == 0.0
+    assert feature_regulariser(own + 0.5, own).item() == pytest.approx(0.25)
+
+
+def test_an_extended_training_step_lowers_the_loss_on_a_fixed_batch():
+    """Faces the untrained G can render (a code z and a feature offset of its own), damaged: the
+    steps lower the loss, and G, Dec and D stay frozen."""
+    model = _extended()
+    with torch.no_grad():
+        image = model.render_extended(torch.randn(8, 16), 3 * torch.randn(8, 8, 4, 4))
+    known = torch.ones(8, 1, 32, 32)
+    known[..., 8:20, 8:20] = 0
+    params = ExtendedParams(lr=1e-2, feature_weight=1.0, realism_loss="none")
+    trainer = ExtendedInversionTrainer(model, params)
+    before = {name: _weights(getattr(model, name))
+              for name in ("generator", "decoder", "discriminator")}
+    losses = [trainer.step(image, known) for _ in range(40)]
+    assert {"loss", "l_r", "l_features", "l_p"} == set(losses[0])
+    assert float(losses[-1]["loss"].detach()) < 0.95 * float(losses[0]["loss"].detach())
+    assert float(losses[-1]["l_features"].detach()) > 0, "the offset is in use"
+    assert all(_same(weights, getattr(model, name)) for name, weights in before.items())
+
+
+def test_extended_model_round_trips_and_an_older_model_still_loads_as_ours(tmp_path):
+    model = _extended().eval()
+    export_inpainter(tmp_path / "extended", model.networks(), 0.0)
+    loaded = GanInverter.from_folder(tmp_path / "extended")
+    assert isinstance(loaded, ExtendedInverter)
+    x, known = torch.rand(2, 3, 32, 32) * 2 - 1, torch.ones(2, 1, 32, 32)
+    known[..., 4:12, 4:12] = 0
+    with torch.no_grad():
+        assert torch.equal(loaded(x, known), model(x, known))
+    # a model exported before the extended code existed: the paper's E_z, loaded as `ours`
+    export_inpainter(tmp_path / "ours", _tiny_networks(), 0.0)
+    ours = GanInverter.from_folder(tmp_path / "ours")
+    assert type(ours) is GanInverter and ours(x, known).shape == x.shape

@@ -147,7 +147,8 @@ def upload_too_large(client):
 
 
 def unknown_method(client):
-    return post_case(client, method="nope"), 400, "unknown method 'nope'; methods: ours, optim"
+    return (post_case(client, method="nope"), 400,
+            "unknown method 'nope'; methods: ours, ours_extended, optim")
 
 
 def scoring_variant(client):

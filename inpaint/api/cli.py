@@ -24,8 +24,8 @@ from PIL import Image
 
 from inpaint.data.images import ImageError, atomic_path, list_images, open_image
 from inpaint.api.blending import BLEND_MODES
-from inpaint.api.inpainter import (DEFAULT_MODEL_FOLDER, MASK_FORMATS, Inpainter, InpaintWarning,
-                                   InputError, cli_methods)
+from inpaint.api.inpainter import (MASK_FORMATS, Inpainter, InpaintWarning, InputError,
+                                   cli_methods)
 from inpaint.api.methods import METHODS
 
 DEFAULT_SUFFIX = ".png"
@@ -84,13 +84,13 @@ def non_negative(text: str) -> int:
 
 def methods_text() -> str:
     """The epilog's list of methods, from the registry the benchmark scores."""
-    model = {"folder": f"--model: exported model folder, default {DEFAULT_MODEL_FOLDER}",
+    model = {"folder": "--model: exported model folder, default models/{folder}",
              "file": "--model: its stage file, default models/{name}.pt", None: "no model"}
     lines = ["methods (--method; each is what the benchmark scores under that name):"]
     for name in cli_methods():
         method = METHODS[name]
-        lines.append(f"  {name:<11}{method.description}")
-        lines.append(f"  {'':<11}({model[method.model].format(name=name)})")
+        lines.append(f"  {name:<15}{method.description}")
+        lines.append(f"  {'':<15}({model[method.model].format(name=name, folder=method.folder)})")
     return "\n".join(lines)
 
 
@@ -118,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"inpainting method: {', '.join(cli_methods())} (default: "
                              "%(default)s; see 'methods' below)")
     parser.add_argument("--model", type=Path, default=None, metavar="PATH",
-                        help=f"the method's model: exported model folder for ours and optim "
-                             f"(default: {DEFAULT_MODEL_FOLDER}), stage file for pconv and "
+                        help="the method's model: exported model folder for ours and optim "
+                             "(default: models/inpainter; models/inpainter_extended for "
+                             "ours_extended), stage file for pconv and "
                              "gatedconv (default: models/<method>.pt); none for the others")
     parser.add_argument("--refine-steps", type=non_negative, default=0, metavar="K",
                         help="--method ours: refine the learned code by K gradient steps (hybrid "

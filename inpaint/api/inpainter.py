@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 ImageLike = Image.Image | np.ndarray
 MASK_FORMATS = ("white-hole", "black-hole", "alpha")
 KEPT_MODES = {"RGB", "RGBA", "L", "LA", "I;16"}
-DEFAULT_MODEL_FOLDER = Path("models/inpainter")
 
 
 class InputError(ValueError):
@@ -290,7 +289,8 @@ class Inpainter:
         """Method `method` of the benchmark's registry, with its model loaded.
 
         `folder` is what the method loads: the exported model folder (weights.pt + config.json)
-        for 'ours' and 'optim' (default models/inpainter), the stage file for 'pconv' and
+        for 'ours' and 'optim' (default models/inpainter) and 'ours_extended' (default
+        models/inpainter_extended), the stage file for 'pconv' and
         'gatedconv' (default models/<method>.pt); classical methods ('telea', 'ns',
         'biharmonic') load nothing. `refine_steps` > 0 ('ours' only) refines each learned code
         by that many gradient steps against the known pixels (hybrid inversion, the benchmark's
@@ -314,11 +314,12 @@ class Inpainter:
         from inpaint.pretrained import ModelFormatError
         device = torch.device(device) if device is not None else get_device()
         if spec.model == "folder":
-            folder = Path(folder if folder is not None else DEFAULT_MODEL_FOLDER)
+            folder = Path(folder if folder is not None
+                          else methods.model_folder(method, methods.MethodSettings()))
             if not folder.is_dir():
+                stage = "train_extended" if method == "ours_extended" else "train_inversion"
                 raise ModelFormatError(f"{folder}: model folder not found; train one with "
-                                       "`dvc repro train_inversion` or give an exported model "
-                                       "folder")
+                                       f"`dvc repro {stage}` or give an exported model folder")
             settings = methods.MethodSettings(model_dir=folder, device=device,
                                               refine_steps=refine_steps)
             name = "ours_hybrid" if refine_steps else method  # as the benchmark scores it

@@ -27,8 +27,8 @@ InpaintFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 @dataclasses.dataclass(frozen=True)
 class MethodSettings:
-    model_dir: Path = Path("models/inpainter")
-    models_dir: Path = Path("models")  # the learned baselines' stage files, models/<name>.pt
+    model_dir: Path | None = None  # a folder method's model elsewhere (the CLI's --model)
+    models_dir: Path = Path("models")  # models/<folder> of each folder method, models/<name>.pt
     model_file: Path | None = None  # a learned baseline's file elsewhere (the CLI's --model)
     device: torch.device = dataclasses.field(default_factory=get_device)
     refine_steps: int = 20
@@ -45,16 +45,18 @@ class Method:
     per_image_optimisation: bool = False  # slow: the benchmark scores it on a subset
     model: str | None = None  # 'folder', 'file' or None: see the module docstring
     cli: bool = True  # offered by the `inpaint` command (False: a scoring variant of another)
+    folder: str = "inpainter"  # a folder method's model under `models_dir`
 
 
 METHODS: dict[str, Method] = {}
 
 
 def register(name: str, description: str, composite: bool = True,
-             per_image_optimisation: bool = False, model: str | None = None, cli: bool = True):
+             per_image_optimisation: bool = False, model: str | None = None, cli: bool = True,
+             folder: str = "inpainter"):
     def add(build: Callable[[MethodSettings], InpaintFn]):
         METHODS[name] = Method(name, description, build, composite, per_image_optimisation,
-                               model, cli)
+                               model, cli, folder)
         return build
     return add
 
@@ -69,6 +71,12 @@ def scored_name(method: str, blend_mode: str | None) -> str:
     """The benchmark's name for `method` composited with `blend_mode` ('paste' keeps the plain
     name; None: scored on its raw output)."""
     return method if blend_mode in (None, "paste") else f"{method}+{blend_mode}"
+
+
+def model_folder(name: str, settings: MethodSettings) -> Path:
+    """The exported model folder folder method `name` loads: `settings.model_dir` when given,
+    else models/<its folder> (models/inpainter for 'ours' and its variants)."""
+    return Path(settings.model_dir or Path(settings.models_dir) / get_method(name).folder)
 
 
 def baseline_path(name: str, settings: MethodSettings) -> Path:
@@ -88,19 +96,20 @@ def model_resolution(name: str, settings: MethodSettings) -> int | None:
     from inpaint.pretrained import network_config, read_inpainter_config
     method = get_method(name)
     if method.model == "folder":
-        return int(read_inpainter_config(settings.model_dir)["resolution"])
+        return int(read_inpainter_config(model_folder(name, settings))["resolution"])
     if method.model == "file":
         return int(network_config(baseline_path(name, settings), BASELINES[name]).resolution)
     return None
 
 
-def _gan_method(inversion: str, extra_args: Callable[[MethodSettings], tuple] = lambda s: ()):
-    """An InpaintFn around the exported GAN-inversion model that runs
+def _gan_method(name: str, inversion: str,
+                extra_args: Callable[[MethodSettings], tuple] = lambda s: ()):
+    """An InpaintFn around method `name`'s exported GAN-inversion model that runs
     `inpaint.paper.inversion.<inversion>(model, images, known, *extra_args(settings))`."""
     def build(settings: MethodSettings) -> InpaintFn:
         from inpaint.paper import inversion as inversions
         from inpaint.tensors import known_tensor, to_tensor, to_uint8
-        model = inversions.GanInverter.from_folder(settings.model_dir, settings.device)
+        model = inversions.GanInverter.from_folder(model_folder(name, settings), settings.device)
         run, extra = getattr(inversions, inversion), extra_args(settings)
 
         def inpaint(images: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -139,15 +148,18 @@ def _optim_args(settings: MethodSettings) -> tuple:
 
 
 register("ours", "learned GAN inversion (the paper): Dec(G(E_z(I_M)))",
-         model="folder")(_gan_method("learned_inversion"))
+         model="folder")(_gan_method("ours", "learned_inversion"))
 register("ours_raw", "the same, scored on the raw decoder output", composite=False,
-         model="folder", cli=False)(_gan_method("learned_inversion"))
+         model="folder", cli=False)(_gan_method("ours_raw", "learned_inversion"))
 register("ours_hybrid", "E_z's code refined by gradient steps on z (Lahiri et al. 2019)",
          model="folder", cli=False,  # the CLI's `--method ours --refine-steps K`
-         )(_gan_method("hybrid_inversion", lambda s: (s.refine_steps,)))
+         )(_gan_method("ours_hybrid", "hybrid_inversion", lambda s: (s.refine_steps,)))
+register("ours_extended", "learned inversion to z and an offset of G's hidden features "
+                          "(beyond the paper)", model="folder",
+         folder="inpainter_extended")(_gan_method("ours_extended", "learned_inversion"))
 register("optim", "optimisation-based inversion from a random z (Yeh et al. 2017)",
          per_image_optimisation=True, model="folder")(
-    _gan_method("optimisation_inversion", _optim_args))
+    _gan_method("optim", "optimisation_inversion", _optim_args))
 register("telea", "OpenCV fast marching (Telea 2004)")(_classical("telea"))
 register("ns", "OpenCV Navier-Stokes (Bertalmio et al. 2001)")(_classical("navier_stokes"))
 register("biharmonic", "scikit-image biharmonic inpainting")(_classical("biharmonic"))

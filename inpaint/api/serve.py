@@ -61,11 +61,12 @@ class Job:
 
 
 def model_path(method: str, model: Path | None, models_dir: Path) -> Path | None:
-    """What `method` loads: the model folder (`model`, default <models_dir>/inpainter) for
-    'ours' and 'optim', <models_dir>/<method>.pt for a retrained baseline, nothing otherwise."""
-    kind = METHODS[method].model
+    """What `method` loads: the model folder (`model`, default <models_dir>/inpainter, for
+    'ours' and 'optim'; <models_dir>/inpainter_extended for 'ours_extended'),
+    <models_dir>/<method>.pt for a retrained baseline, nothing otherwise."""
+    kind, folder = METHODS[method].model, METHODS[method].folder
     if kind == "folder":
-        return model if model is not None else models_dir / "inpainter"
+        return model if model is not None and folder == "inpainter" else models_dir / folder
     return models_dir / f"{method}.pt" if kind == "file" else None
 
 

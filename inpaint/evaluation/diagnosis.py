@@ -14,7 +14,7 @@ from inpaint.api.blending import blend
 from inpaint.config import DiagnosisParams
 from inpaint.evaluation.metrics import (MetricContext, calc_metric, fid_from_features,
                                         inception_features)
-from inpaint.paper.inversion import GanInverter
+from inpaint.paper.inversion import ExtendedInverter, GanInverter
 from inpaint.tensors import known_tensor, to_tensor, to_uint8
 
 FILLS = ("ours_paste", "ours_poisson", "autoencoder_oracle")
@@ -45,6 +45,52 @@ def best_codes(model: GanInverter, images: torch.Tensor, params: DiagnosisParams
             better = l1 < best_l1
             best_z[better], best_l1 = z.detach()[better], torch.minimum(l1, best_l1)
     return best_z
+
+
+def best_extended_codes(model: ExtendedInverter, images: torch.Tensor,
+                        params: DiagnosisParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """The range of the extended code: per image, the (z, offset) of the restart whose
+    Dec(G.output(G.hidden(z) + offset)) ends closest to it (mean L1), the offset free (no
+    gate: the image is undamaged) and starting at zero."""
+    generator = torch.Generator().manual_seed(params.seed)
+    cfg = model.inversion_encoder.cfg
+    best, best_l1 = None, None
+    for _ in range(params.range_restarts):
+        z = torch.randn(len(images), model.z_dim, generator=generator).requires_grad_(True)
+        offset = torch.zeros(len(images), cfg.feature_channels, cfg.feature_size,
+                             cfg.feature_size, requires_grad=True)
+        optimizer = torch.optim.Adam([z, offset], lr=params.range_lr)
+        for _ in range(params.range_steps):
+            loss = (model.render_extended(z, offset) - images).abs().flatten(1).mean(1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            optimizer.step()
+        with torch.no_grad():
+            l1 = (model.render_extended(z, offset) - images).abs().flatten(1).mean(1)
+        if best is None:
+            best, best_l1 = (z.detach().clone(), offset.detach().clone()), l1
+        else:
+            better = l1 < best_l1
+            best[0][better], best[1][better] = z.detach()[better], offset.detach()[better]
+            best_l1 = torch.minimum(l1, best_l1)
+    return best
+
+
+def extended_rows(model: ExtendedInverter, real: np.ndarray, params: DiagnosisParams,
+                  ctx: MetricContext) -> tuple[dict, dict]:
+    """Undamaged images through the best extended code (its range) and through the extended
+    E_z; and the encoder gap in dB."""
+    size = params.batch_size
+    x = to_tensor(real, "cpu")
+    codes = [best_extended_codes(model, chunk, params) for chunk in x.split(size)]
+    with torch.no_grad():
+        ranged = torch.cat([model.render_extended(z, offset) for z, offset in codes])
+    rows = {"extended_range": whole_image(real, to_uint8(ranged), ctx),
+            "extended_encoder": whole_image(real, to_uint8(batched(
+                lambda c: model(c, torch.ones_like(c[:, :1])), x, size)), ctx)}
+    gaps = {"extended_encoder_db": round(rows["extended_range"]["psnr"]
+                                         - rows["extended_encoder"]["psnr"], 3)}
+    return rows, gaps
 
 
 def whole_image(real: np.ndarray, fake: np.ndarray, ctx: MetricContext) -> dict:

@@ -171,7 +171,10 @@ def diagnosis_section(diagnosis: dict) -> list[str]:
     names = {"autoencoder": "autoencoder ceiling: Dec(E_R(I))",
              "generator_range": f"generator range: Dec(G(z*)), best of {search['restarts']} "
                                 f"starts x {search['steps']} Adam steps on {search['loss']}",
-             "encoder": "encoder: Dec(G(E_z(I))), no hole"}
+             "encoder": "encoder: Dec(G(E_z(I))), no hole",
+             "extended_range": "extended code's range: z and G's hidden-feature offset, "
+                               "optimised likewise",
+             "extended_encoder": "extended encoder (ours_extended), no hole"}
     lines = ["## Where the quality goes (validation images, never the test images)", "",
              "| undamaged images | N | PSNR | LPIPS |", "|---|---|---|---|"]
     lines += [f"| {names[k]} | {r['n']} | {r['psnr']:.2f} | {r['lpips']:.3f} |"
@@ -179,7 +182,8 @@ def diagnosis_section(diagnosis: dict) -> list[str]:
     gaps = diagnosis["gaps"]
     lines += ["", f"Lost to the prior (autoencoder - generator range): {gaps['prior_db']:.2f} "
                   f"dB; lost to the encoder (generator range - encoder): "
-                  f"{gaps['encoder_db']:.2f} dB.", "",
+                  f"{gaps['encoder_db']:.2f} dB; the extended code's encoder gap "
+                  f"{gaps['extended_encoder_db']:.2f} dB.", "",
               f"Per bucket, hole only (seam: the {diagnosis['seam_width']} px ring of the hole "
               "next to known pixels; interior: the rest of the hole). Cells: hole PSNR / seam "
               "PSNR / interior PSNR / LPIPS.", "",

@@ -1,6 +1,8 @@
 """GAN inversion: a latent code z from a damaged image, three ways.
 
-- learned (the paper): one forward pass of E_z, then I_out = Dec(G(z));
+- learned (the paper): one forward pass of E_z, then I_out = Dec(G(z)); or, beyond the
+  paper, with the extended code of `ExtendedInverter` (z and an offset of G's last hidden
+  features);
 - hybrid (Lahiri et al. 2019): the learned z refined by a few gradient steps on z;
 - optimisation (Yeh et al. 2017): gradient steps from a random z.
 
@@ -17,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inpaint.paper.networks import AutoencoderConfig
 from inpaint.pretrained import load_networks, read_inpainter_config
 
 
@@ -40,8 +43,12 @@ class GanInverter(nn.Module):
         """The exported model folder written by the `train_inversion` stage."""
         config = read_inpainter_config(folder)
         nets = load_networks(Path(folder) / "weights.pt", device=device)
-        model = cls(nets["inversion_encoder"], nets["generator"], nets["decoder"],
-                    nets["discriminator"], config["hole_fill"])
+        if "extended_inversion_encoder" in nets:
+            model = ExtendedInverter(nets["extended_inversion_encoder"], nets["generator"],
+                                     nets["decoder"], nets["discriminator"], config["hole_fill"])
+        else:
+            model = GanInverter(nets["inversion_encoder"], nets["generator"], nets["decoder"],
+                                nets["discriminator"], config["hole_fill"])
         return model.eval().requires_grad_(False)
 
     @property
@@ -69,8 +76,55 @@ class GanInverter(nn.Module):
     def render(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.generator(z))
 
+    def networks(self) -> dict[str, tuple[object, nn.Module]]:
+        """{name: (config, module)} as `pretrained.export_inpainter` takes them."""
+        return {"inversion_encoder": (self.inversion_encoder.cfg, self.inversion_encoder),
+                **self._prior_networks()}
+
+    def _prior_networks(self) -> dict[str, tuple[object, nn.Module]]:
+        decoder_cfg = AutoencoderConfig(resolution=self.resolution)
+        return {"generator": (self.generator.cfg, self.generator),
+                "discriminator": (self.generator.cfg, self.discriminator),
+                "decoder": (decoder_cfg, self.decoder)}
+
     def forward(self, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         return self.render(self.encode(image, known))
+
+
+class ExtendedInverter(GanInverter):
+    """The inpainter with the extended code (beyond the paper, after Yu et al. 2022's F&W+
+    codes for StyleGAN): E_z (`ExtendedInversionEncoder`, which sees the known-mask) predicts
+    z and an offset of G's last hidden features (res/8 x res/8), and the output is
+    Dec(G.output(G.hidden(z) + offset)). The offset is gated by the share of known pixels
+    under each feature cell, so that inside a hole the features are G's own from z: the prior
+    fills the hole, and the offset corrects what the known pixels show (colour, detail) that z
+    cannot represent. Trained with `feature_regulariser` on the offset."""
+
+    def encode(self, image: torch.Tensor,
+               known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z, offset = self.inversion_encoder(self.encoder_input(image, known))
+        return z, offset * self.gate(known)
+
+    def gate(self, known: torch.Tensor) -> torch.Tensor:
+        """The share of known pixels under each cell of G's last hidden features."""
+        return F.adaptive_avg_pool2d(known, self.inversion_encoder.cfg.feature_size)
+
+    def render_extended(self, z: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.generator.output(self.generator.hidden(z) + offset))
+
+    def forward(self, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        return self.render_extended(*self.encode(image, known))
+
+    def networks(self) -> dict[str, tuple[object, nn.Module]]:
+        return {"extended_inversion_encoder": (self.inversion_encoder.cfg,
+                                               self.inversion_encoder),
+                **self._prior_networks()}
+
+
+def feature_regulariser(features: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance of G's hidden features as the extended code sets them from G's
+    own features for the same z: zero when the extended code adds nothing to z."""
+    return (features - own).pow(2).mean()
 
 
 def refine(model: GanInverter, image: torch.Tensor, known: torch.Tensor, z: torch.Tensor,

@@ -123,6 +123,19 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z[:, :, None, None])
 
+    def hidden(self, z: torch.Tensor) -> torch.Tensor:
+        """G's last hidden features (width x res/8 x res/8 in feature space), before the 3x3
+        output conv: where the extended code of `ExtendedInversionEncoder` enters."""
+        return self.net[:-2](z[:, :, None, None])
+
+    def output(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The feature map from G's last hidden features: forward(z) = output(hidden(z))."""
+        return self.net[-2:](hidden)
+
+    @property
+    def hidden_channels(self) -> int:
+        return self.cfg.width
+
 
 class Discriminator(nn.Module):
     """Input -> 3x3 conv (LeakyReLU, no BN) -> halving stages (BN, LeakyReLU) -> 4x4 conv: a logit.
@@ -196,6 +209,47 @@ class InversionEncoder(nn.Module):
     def forward(self, damaged: torch.Tensor) -> torch.Tensor:
         """`damaged`: I_M (N x 3 x H x W), with the known-mask concatenated for `mask_input`."""
         return self.head(self.features(damaged))
+
+
+@dataclass(frozen=True)
+class ExtendedInversionConfig(InversionConfig):
+    """E_z with the extended code: `feature_channels` x `feature_size`^2 beside z."""
+    feature_channels: int = 32  # G's last hidden width (gan.width)
+    feature_size: int = 8  # G's last hidden side (res/8)
+
+
+class ExtendedInversionEncoder(InversionEncoder):
+    """E_z (Table 1) that also predicts an offset of G's last hidden features (`Generator.
+    hidden`): z from its head as in the paper, and from the trunk's map at the features' side
+    a 3x3 conv (BN, ReLU) and a 1x1 conv to `feature_channels`, zero-initialised so that
+    training starts from the paper's code. Returns (z, offset)."""
+
+    def __init__(self, cfg: ExtendedInversionConfig):
+        super().__init__(cfg)
+        strides = cfg.strides()
+        side, self.tap = cfg.resolution, None
+        for i, stride in enumerate(strides):  # the last conv whose output has the features' side
+            side //= stride
+            if side == cfg.feature_size:
+                self.tap = i
+        if self.tap is None:
+            raise ValueError(f"E_z has no map of side {cfg.feature_size} at {cfg.resolution} px")
+        convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
+        channels = convs[self.tap].out_channels
+        self.spatial = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels),
+            nn.ReLU(), nn.Conv2d(channels, cfg.feature_channels, 1))
+        nn.init.zeros_(self.spatial[-1].weight)
+        nn.init.zeros_(self.spatial[-1].bias)
+
+    def forward(self, damaged: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h, tapped, convs = damaged, None, -1
+        for layer in self.features:
+            h = layer(h)
+            convs += isinstance(layer, nn.Conv2d)
+            if convs == self.tap and isinstance(layer, nn.ReLU):
+                tapped = h
+        return self.head(h), self.spatial(tapped)
 
 
 # ---------------------------------------------------------------- helpers

@@ -10,8 +10,8 @@ import torch
 from inpaint import config
 from inpaint.training.trainers.base import Trainer, TrainingData
 
-STAGES = ("train_ae", "train_gan", "train_pixel_gan", "train_inversion", "train_pconv",
-          "train_gatedconv")
+STAGES = ("train_ae", "train_gan", "train_pixel_gan", "train_inversion", "train_extended",
+          "train_pconv", "train_gatedconv")
 
 
 def untrained(stage: str, data: TrainingData, device: torch.device,
@@ -41,17 +41,23 @@ def untrained(stage: str, data: TrainingData, device: torch.device,
         encoder = (paper.Encoder(ae_cfg).to(device).requires_grad_(False)
                    if stage == "train_gan" else None)
         return GanTrainer(section(config.GanParams, "gan"), data, device, encoder)
-    if stage == "train_inversion":
+    if stage in ("train_inversion", "train_extended"):
+        from inpaint.training.trainers.extended import (ExtendedInversionTrainer,
+                                                        build_extended_inverter)
         from inpaint.training.trainers.inversion import InversionTrainer, build_inverter
-        params, gan = section(config.InversionParams, "inversion"), section(config.GanParams,
-                                                                             "gan")
+        extended = stage == "train_extended"
+        params = (section(config.ExtendedParams, "extended") if extended
+                  else section(config.InversionParams, "inversion"))
+        gan = section(config.GanParams, "gan")
         gan_cfg = paper.GanConfig(size=ae_cfg.map_size, z_dim=gan.z_dim, width=gan.width)
         networks = {"generator": paper.Generator(gan_cfg).to(device),
                     "discriminator": paper.Discriminator(gan_cfg).to(device),
                     "decoder": paper.Decoder(ae_cfg).to(device)}
-        model = build_inverter(params, data.resolution, networks, device)
+        build = build_extended_inverter if extended else build_inverter
+        model = build(params, data.resolution, networks, device)
         features = random_alexnet().to(device) if params.perceptual_weight else None
-        return InversionTrainer(model, params, data, features, device)
+        trainer = ExtendedInversionTrainer if extended else InversionTrainer
+        return trainer(model, params, data, features, device)
     if stage == "train_pconv":
         from inpaint.training.trainers.pconv import PConvTrainer
         return PConvTrainer(section(config.PConvParams, "pconv"), data, random_alexnet(), device)

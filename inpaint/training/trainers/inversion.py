@@ -97,12 +97,21 @@ class InversionTrainer(InpaintingTrainer):
     def step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step on a batch; returns the losses (`loss`: the trained one)."""
         maps = self.generator(self.encoder(self.model.encoder_input(image, known)))
-        out = self.decoder(maps)
+        return self.optimise(image, maps, self.decoder(maps))
+
+    def optimise(self, image: torch.Tensor, maps: torch.Tensor, out: torch.Tensor,
+                 extra: dict[str, tuple[float, torch.Tensor]] | None = None
+                 ) -> dict[str, torch.Tensor]:
+        """One step of every optimiser on L_p + lambda_r L_r (+ each weighted `extra` term)
+        (+ the perceptual term) of G's `maps` and the output `out`; returns the terms."""
         terms = {"l_r": (out - image).abs().mean()}
         terms["l_p"] = (realism_loss(self.model.discriminator, maps).mean()
                         if self.params.realism_loss == "nonsaturating"
                         else torch.zeros((), device=image.device))
         loss = terms["l_p"] + self.params.lambda_r * terms["l_r"]
+        for name, (weight, term) in (extra or {}).items():
+            terms[name] = term
+            loss = loss + weight * term
         if self.params.perceptual_weight:
             with torch.no_grad():
                 wanted = self.features(image)

@@ -39,19 +39,19 @@ SECTIONS = {"train_ae": "ae", "train_gan": "gan", "train_inversion": "inversion"
             "train_extended": "extended", "train_pconv": "pconv", "train_gatedconv": "gatedconv"}
 
 
-def train_images(given: int | None) -> int:
+def train_images(given: int | None, params_file: Path) -> int:
     """--train-images, else the rows of data/prepared/train.npy beside params.yaml."""
     if given is not None:
         return given
-    path = PARAMS.parent / "data" / "prepared" / "train.npy"
+    path = params_file.parent / "data" / "prepared" / "train.npy"
     if not path.is_file():
         raise SystemExit(f"{path} does not exist: run `dvc repro prepare` or pass --train-images")
     return len(np.load(path, mmap_mode="r"))
 
 
-def trained_epochs(stage: str, planned: int) -> int:
+def trained_epochs(stage: str, planned: int, params_file: Path) -> int:
     """The epochs a finished stage trained (fewer than planned if it stopped early)."""
-    path = PARAMS.parent / "metrics" / f"{SECTIONS[stage]}.json"
+    path = params_file.parent / "metrics" / f"{SECTIONS[stage]}.json"
     if not path.is_file():
         raise SystemExit(f"{path} does not exist: --trained counts a finished run")
     return int(json.loads(path.read_text()).get("epochs_trained", planned))
@@ -62,22 +62,24 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, default=None)
     parser.add_argument("--trained", action="store_true",
                         help="epochs actually trained (metrics/*.json), not the params' epochs")
+    parser.add_argument("--params", type=Path, default=PARAMS,
+                        help="the params.yaml of the run to count (default: this repository's)")
     args = parser.parse_args()
     set_threads()
-    params = yaml.safe_load(PARAMS.read_text())
+    params = yaml.safe_load(args.params.read_text())
     resolution = params["data"]["resolution"]
-    images = train_images(args.train_images)
+    images = train_images(args.train_images, args.params)
     device = get_device()
     totals = {}
-    print(f"{PARAMS}: {resolution} px, {images} training images\n")
+    print(f"{args.params}: {resolution} px, {images} training images\n")
     print(f"{'stage':<17}{'MFLOPs/image':>13}{'epochs':>8}{'total TFLOPs':>14}")
     with tempfile.TemporaryDirectory() as folder:
         data = make_data(Path(folder), resolution, COUNT)
         for stage in OURS + EXTENDED[2:] + BASELINES:
-            per_image = step_flops_per_image(untrained(stage, data, device, PARAMS))
+            per_image = step_flops_per_image(untrained(stage, data, device, args.params))
             epochs = params[SECTIONS[stage]]["epochs"]
             if args.trained:
-                epochs = trained_epochs(stage, epochs)
+                epochs = trained_epochs(stage, epochs, args.params)
             totals[stage] = (per_image, epochs, per_image * epochs * images)
             print(f"{stage:<17}{per_image / 1e6:>13.0f}{epochs:>8}"
                   f"{totals[stage][2] / 1e12:>14.1f}")

@@ -21,6 +21,7 @@ from torch import nn
 from inpaint.data.images import load_npy
 from inpaint.data.writers import write_tsv
 from inpaint.evaluation.scoring import score_pairs
+from inpaint.paper.networks import describe as describe_network
 from inpaint.tensors import known_tensor, to_tensor, to_uint8
 from inpaint.training import distributed
 from inpaint.training.loop import (Checkpoint, EarlyStop, Mean, batches, epoch_generator,
@@ -160,8 +161,7 @@ class InpaintingTrainer(Trainer):
 
 def describe(trainer: Trainer) -> str:
     """One line of the trainer's network sizes, printed when a stage starts."""
-    from inpaint.paper.networks import describe as one
-    return " | ".join(one(name, module, example)
+    return " | ".join(describe_network(name, module, example)
                       for name, (module, example) in trainer.examples().items())
 
 

@@ -77,6 +77,10 @@ class InversionTrainer(InpaintingTrainer):
         self.optimizers[optimizer] = torch.optim.Adam(net.parameters(), lr=lr,
                                                       betas=tuple(self.params.betas))
         self.modules[name] = net
+        return self.view(net)
+
+    def view(self, net: nn.Module) -> nn.Module:
+        """What the step calls for a tuned G or Dec: its DDP view under torchrun."""
         return distributed.wrap(net, self.device)
 
     def examples(self) -> dict:

@@ -25,55 +25,52 @@ def batched(fn, x: torch.Tensor, batch_size: int) -> torch.Tensor:
         return torch.cat([fn(chunk) for chunk in x.split(batch_size)])
 
 
-def best_codes(model: GanInverter, images: torch.Tensor, params: DiagnosisParams) -> torch.Tensor:
-    """Per image, the code of the restart whose Dec(G(z)) ends closest to it (mean L1)."""
+def closest_codes(render, start, images: torch.Tensor,
+                  params: DiagnosisParams) -> list[torch.Tensor]:
+    """Per image, the codes of the restart whose `render(*codes)` ends closest to it (mean
+    L1): `range_restarts` starts `start(generator)` (a list of tensors), each optimised by
+    `range_steps` Adam steps on that L1."""
     generator = torch.Generator().manual_seed(params.seed)
-    best_z, best_l1 = None, None
+    best, best_l1 = None, None
     for _ in range(params.range_restarts):
-        z = torch.randn(len(images), model.z_dim, generator=generator).requires_grad_(True)
-        optimizer = torch.optim.Adam([z], lr=params.range_lr)
+        codes = [code.requires_grad_(True) for code in start(generator)]
+        optimizer = torch.optim.Adam(codes, lr=params.range_lr)
         for _ in range(params.range_steps):
-            loss = (model.render(z) - images).abs().flatten(1).mean(1)
+            loss = (render(*codes) - images).abs().flatten(1).mean(1)
             optimizer.zero_grad(set_to_none=True)
             loss.sum().backward()
             optimizer.step()
         with torch.no_grad():
-            l1 = (model.render(z) - images).abs().flatten(1).mean(1)
-        if best_z is None:
-            best_z, best_l1 = z.detach().clone(), l1
+            l1 = (render(*codes) - images).abs().flatten(1).mean(1)
+        if best is None:
+            best, best_l1 = [code.detach().clone() for code in codes], l1
         else:
             better = l1 < best_l1
-            best_z[better], best_l1 = z.detach()[better], torch.minimum(l1, best_l1)
-    return best_z
+            for kept, code in zip(best, codes):
+                kept[better] = code.detach()[better]
+            best_l1 = torch.minimum(l1, best_l1)
+    return best
+
+
+def best_codes(model: GanInverter, images: torch.Tensor, params: DiagnosisParams) -> torch.Tensor:
+    """The generator's range: per image, the best z (`closest_codes`) for Dec(G(z))."""
+    return closest_codes(model.render, lambda generator: [torch.randn(
+        len(images), model.z_dim, generator=generator)], images, params)[0]
 
 
 def best_extended_codes(model: ExtendedInverter, images: torch.Tensor,
-                        params: DiagnosisParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """The range of the extended code: per image, the (z, offset) of the restart whose
-    Dec(G.output(G.hidden(z) + offset)) ends closest to it (mean L1), the offset free (no
-    gate: the image is undamaged) and starting at zero."""
-    generator = torch.Generator().manual_seed(params.seed)
+                        params: DiagnosisParams) -> list[torch.Tensor]:
+    """The extended code's range: per image, the best (z, offset) (`closest_codes`) for
+    Dec(G.output(G.hidden(z) + offset)), the offset free (no gate: the image is undamaged)
+    and starting at zero."""
     cfg = model.inversion_encoder.cfg
-    best, best_l1 = None, None
-    for _ in range(params.range_restarts):
-        z = torch.randn(len(images), model.z_dim, generator=generator).requires_grad_(True)
-        offset = torch.zeros(len(images), cfg.feature_channels, cfg.feature_size,
-                             cfg.feature_size, requires_grad=True)
-        optimizer = torch.optim.Adam([z, offset], lr=params.range_lr)
-        for _ in range(params.range_steps):
-            loss = (model.render_extended(z, offset) - images).abs().flatten(1).mean(1)
-            optimizer.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            optimizer.step()
-        with torch.no_grad():
-            l1 = (model.render_extended(z, offset) - images).abs().flatten(1).mean(1)
-        if best is None:
-            best, best_l1 = (z.detach().clone(), offset.detach().clone()), l1
-        else:
-            better = l1 < best_l1
-            best[0][better], best[1][better] = z.detach()[better], offset.detach()[better]
-            best_l1 = torch.minimum(l1, best_l1)
-    return best
+
+    def start(generator: torch.Generator) -> list[torch.Tensor]:
+        return [torch.randn(len(images), model.z_dim, generator=generator),
+                torch.zeros(len(images), cfg.feature_channels, cfg.feature_size,
+                            cfg.feature_size)]
+
+    return closest_codes(model.render_extended, start, images, params)
 
 
 def extended_rows(model: ExtendedInverter, real: np.ndarray, params: DiagnosisParams,

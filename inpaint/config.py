@@ -318,8 +318,36 @@ class GatedConvParams(TrainParams):
     gan_weight: float = spec(1.0, low=0.0, high=1e6, doc="weight of the hinge generator loss")
 
 
+@dataclasses.dataclass(frozen=True)
+class CoModGanParams(TrainParams):
+    """`comodgan`: the co-modulated StyleGAN2 generator of Zhao et al. 2021, retrained."""
+    epochs: int = _epochs(5)
+    lr: float = _lr(2e-3)
+    betas: list[float] = _betas([0.0, 0.99])
+    width: int = spec(16, low=2, high=1024, doc="channels at the widest (full-resolution) layer")
+
+
+@dataclasses.dataclass(frozen=True)
+class HiFillParams(TrainParams):
+    """`hifill`: the coarse-to-fine generator with attention transfer of Yi et al. 2020."""
+    epochs: int = _epochs(5)
+    lr: float = _lr(1e-3)
+    betas: list[float] = _betas([0.5, 0.999])
+    width: int = spec(8, low=2, high=1024, doc="generator's base filters")
+
+
+@dataclasses.dataclass(frozen=True)
+class LamaParams(TrainParams):
+    """`lama`: the FFC ResNet generator of Suvorov et al. 2022, retrained."""
+    epochs: int = _epochs(5)
+    lr: float = _lr(1e-3)
+    betas: list[float] = _betas([0.9, 0.999])
+    width: int = spec(8, low=2, high=1024, doc="generator's first-layer filters; 64 = LaMa")
+
+
 SECTIONS = {"data": DataParams, "masks": MaskParams, "ae": AutoencoderParams, "gan": GanParams,
             "inversion": InversionParams, "extended": ExtendedParams,
             "benchmark": BenchmarkParams,
             "diagnosis": DiagnosisParams, "report": ReportParams, "pconv": PConvParams,
-            "gatedconv": GatedConvParams}  # params.yaml's sections, in its order
+            "gatedconv": GatedConvParams, "comodgan": CoModGanParams, "hifill": HiFillParams,
+            "lama": LamaParams}  # params.yaml's sections, in its order

@@ -147,3 +147,25 @@ def patch_gan_step(discriminator: nn.Module, optimizer: torch.optim.Optimizer,
     loss_g = hinge_generator_loss(discriminator(fake))
     discriminator.requires_grad_(True)
     return loss_g, loss_d
+
+
+def logistic_discriminator_loss(logits_real: torch.Tensor,
+                                logits_fake: torch.Tensor) -> torch.Tensor:
+    """StyleGAN2's (and CoModGAN's, LaMa's) non-saturating logistic loss of D:
+    softplus(-D(real)) + softplus(D(fake)), means over the batch (and patches)."""
+    return F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean()
+
+
+def logistic_generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
+    """The generator's non-saturating logistic loss: softplus(-D(G(.)))."""
+    return F.softplus(-logits_fake).mean()
+
+
+def r1_penalty(discriminator: Callable[[torch.Tensor], torch.Tensor],
+               real: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): the mean over the batch of ||grad_x D(x)||^2 at real x, to be
+    weighted by gamma / 2. Differentiable with respect to D's weights (create_graph)."""
+    real = real.detach().requires_grad_(True)
+    logits = discriminator(real)
+    grad, = torch.autograd.grad(logits.sum(), real, create_graph=True)
+    return grad.square().flatten(1).sum(1).mean()

@@ -38,7 +38,8 @@ def fullres(inpainter: Inpainter, image: np.ndarray, hole: np.ndarray) -> np.nda
     geometry = _SquareGeometry(*hole.shape)
     small, known = _downscale(image, ~hole, geometry, inpainter.resolution)
     raw = inpainter.fill(small[None], known[None].astype(np.uint8))[0]
-    return blend(image[None], (~hole)[None], _upscale(raw, geometry)[None], "poisson")[0]
+    fill = _upscale(raw, image, ~hole, geometry, "bicubic")
+    return blend(image[None], (~hole)[None], fill[None], "poisson")[0]
 
 
 def val_pairs(per_bucket: int, size: int) -> tuple[np.ndarray, np.ndarray, pd.Series]:
@@ -67,7 +68,7 @@ def main() -> None:
     parser.add_argument("--model", default="models/inpainter")
     args = parser.parse_args()
     images, holes, buckets = val_pairs(args.pairs_per_bucket, args.size)
-    paths = {mode: Inpainter.from_pretrained(args.model, blend=mode)
+    paths = {mode: Inpainter.from_pretrained(args.model, blend=mode, upsample="bicubic")
              for mode in ("paste", "poisson")}
     outputs, seconds = {}, {}
     for name, run in (("paste", lambda i, h: paths["paste"].inpaint(i, h)),

@@ -27,6 +27,7 @@ from inpaint.api.blending import BLEND_MODES
 from inpaint.api.inpainter import (MASK_FORMATS, Inpainter, InpaintWarning, InputError,
                                    cli_methods)
 from inpaint.api.methods import METHODS
+from inpaint.api.upsampling import DEFAULT_UPSAMPLER, UPSAMPLERS
 
 DEFAULT_SUFFIX = ".png"
 # formats that store every pixel exactly, with the save options that make them do so
@@ -120,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, default=None, metavar="PATH",
                         help="the method's model: exported model folder for ours and optim "
                              "(default: models/inpainter; models/inpainter_extended for "
-                             "ours_extended), stage file for pconv and "
-                             "gatedconv (default: models/<method>.pt); none for the others")
+                             "ours_extended), stage file for the retrained "
+                             "baselines (pconv, gatedconv, comodgan, hifill, lama; default: "
+                             "models/<method>.pt); none for the others")
     parser.add_argument("--refine-steps", type=non_negative, default=0, metavar="K",
                         help="--method ours: refine the learned code by K gradient steps (hybrid "
                              "inversion; slower, closer to the context; default 0)")
@@ -129,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how the fill meets the known pixels: poisson (gradient-domain "
                              "blending, no seam where the fill's colour is off) or paste "
                              "(default: %(default)s)")
+    parser.add_argument("--upsample", choices=UPSAMPLERS, default=DEFAULT_UPSAMPLER,
+                        help="how a fill made at the model's resolution reaches a larger "
+                             "photo: cra (HiFill's contextual residual aggregation: the known "
+                             "region's fine detail is carried into the hole) or bicubic "
+                             "(default: %(default)s)")
+    parser.add_argument("--seed", type=non_negative, default=0, metavar="N",
+                        help="random draw of a stochastic method (comodgan's latent code, "
+                             "optim's start); the benchmark scores seed 0 (default: %(default)s)")
     parser.add_argument("--mask-format", choices=MASK_FORMATS, default="white-hole",
                         help="what marks the hole: white, black, or transparency (alpha) "
                              "(default: %(default)s)")
@@ -159,7 +169,8 @@ def load_inpainter(args: argparse.Namespace) -> Inpainter:
     """The one place that builds the inpainting method from the options."""
     try:
         return Inpainter.from_pretrained(args.model, refine_steps=args.refine_steps,
-                                         method=args.method, blend=args.blend)
+                                         method=args.method, blend=args.blend,
+                                         upsample=args.upsample, seed=args.seed)
     except ValueError as err:  # ModelFormatError, or a bad INPAINT_DEVICE
         raise CliError(str(err)) from None
 

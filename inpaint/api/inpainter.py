@@ -42,6 +42,7 @@ from inpaint.api.blending import BLEND_MODES, blend, composite
 from inpaint.device import get_device
 from inpaint.data.images import to_rgb
 from inpaint.api.methods import InpaintFn
+from inpaint.api.upsampling import DEFAULT_UPSAMPLER, UPSAMPLERS
 
 if TYPE_CHECKING:
     import torch
@@ -245,11 +246,14 @@ def _downscale(rgb: np.ndarray, known: np.ndarray, geometry: _SquareGeometry,
     return np.asarray(image), (cover > 0.999).astype(np.float32)
 
 
-def _upscale(composite: np.ndarray, geometry: _SquareGeometry) -> np.ndarray:
-    """The model-resolution composite back to the image's own size (H x W x 3 uint8)."""
-    square = Image.fromarray(composite).resize((geometry.side, geometry.side),
-                                               Image.Resampling.LANCZOS)
-    return geometry.from_square(np.asarray(square))
+def _upscale(composite: np.ndarray, rgb: np.ndarray, known: np.ndarray,
+             geometry: _SquareGeometry, mode: str) -> np.ndarray:
+    """The model-resolution composite back to the image's own size (H x W x 3 uint8), by
+    upsampler `mode` (`inpaint.api.upsampling`), which may take detail from the photo `rgb`'s
+    known pixels (`known`)."""
+    from inpaint.api.upsampling import upsample
+    square = upsample(composite, geometry.to_square(rgb), geometry.to_square(known), mode)
+    return geometry.from_square(square)
 
 
 def _fill_values(fill_rgb: np.ndarray, layers: _Layers) -> np.ndarray:
@@ -275,30 +279,39 @@ class Inpainter:
     """
 
     def __init__(self, fill: InpaintFn, resolution: int | None, method: str = "custom",
-                 blend: str = "poisson"):
+                 blend: str = "poisson", upsample: str = DEFAULT_UPSAMPLER):
         if resolution is not None and resolution < 1:
             raise ValueError(f"resolution={resolution}: must be positive or None")
         if blend not in BLEND_MODES:
             raise ValueError(f"blend={blend!r}: expected one of {', '.join(BLEND_MODES)}")
+        if upsample not in UPSAMPLERS:
+            raise ValueError(f"upsample={upsample!r}: expected one of {', '.join(UPSAMPLERS)}")
         self.fill, self.resolution, self.method, self.blend = fill, resolution, method, blend
+        self.upsample = upsample
 
     @classmethod
     def from_pretrained(cls, folder: str | Path | None = None,
                         device: str | torch.device | None = None, refine_steps: int = 0,
-                        method: str = "ours", blend: str = "poisson") -> Inpainter:
+                        method: str = "ours", blend: str = "poisson",
+                        upsample: str = DEFAULT_UPSAMPLER, seed: int = 0) -> Inpainter:
         """Method `method` of the benchmark's registry, with its model loaded.
 
         `folder` is what the method loads: the exported model folder (weights.pt + config.json)
         for 'ours' and 'optim' (default models/inpainter) and 'ours_extended' (default
-        models/inpainter_extended), the stage file for 'pconv' and
-        'gatedconv' (default models/<method>.pt); classical methods ('telea', 'ns',
+        models/inpainter_extended), the stage file for a
+        retrained baseline ('pconv', 'gatedconv', 'comodgan', 'hifill', 'lama'; default
+        models/<method>.pt); classical methods ('telea', 'ns',
         'biharmonic') load nothing. `refine_steps` > 0 ('ours' only) refines each learned code
         by that many gradient steps against the known pixels (hybrid inversion, the benchmark's
         'ours_hybrid'): slower, and closer to the context. `blend`: how the fill meets the
-        known pixels ('poisson' or 'paste').
+        known pixels ('poisson' or 'paste'). `upsample`: how a fill made at the model's
+        resolution reaches a larger photo ('cra' or 'bicubic', `inpaint.api.upsampling`).
+        `seed`: the random draw of a stochastic method (comodgan's z, optim's start).
         """
         if refine_steps < 0:
             raise ValueError(f"refine_steps={refine_steps}: must be 0 or more")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed={seed!r}: must be an integer, 0 or more")
         if method not in cli_methods():
             variant = " (a benchmark scoring variant)" if method in methods.METHODS else ""
             raise ValueError(f"unknown method {method!r}{variant}; methods: "
@@ -309,7 +322,8 @@ class Inpainter:
         if spec.model is None:
             if folder is not None:
                 raise ValueError(f"method {method!r} uses no model, but one was given: {folder}")
-            return cls(spec.build(methods.MethodSettings(device="cpu")), None, method, blend)
+            return cls(spec.build(methods.MethodSettings(device="cpu")), None, method, blend,
+                       upsample)
         import torch  # here: importing this module (the `inpaint` command does) stays quick
         from inpaint.pretrained import ModelFormatError
         device = torch.device(device) if device is not None else get_device()
@@ -321,12 +335,13 @@ class Inpainter:
                 raise ModelFormatError(f"{folder}: model folder not found; train one with "
                                        f"`dvc repro {stage}` or give an exported model folder")
             settings = methods.MethodSettings(model_dir=folder, device=device,
-                                              refine_steps=refine_steps)
+                                              refine_steps=refine_steps, seed=int(seed))
             name = "ours_hybrid" if refine_steps else method  # as the benchmark scores it
             mismatch = f"{folder}: weights do not match config.json"
         else:  # a learned baseline's stage file
             settings = methods.MethodSettings(
-                model_file=Path(folder) if folder is not None else None, device=device)
+                model_file=Path(folder) if folder is not None else None, device=device,
+                seed=int(seed))
             name = method
             mismatch = (f"{methods.baseline_path(method, settings)}: weights do not match "
                         "their stored config")
@@ -334,7 +349,7 @@ class Inpainter:
             fill = methods.get_method(name).build(settings)
         except (KeyError, RuntimeError) as err:  # weights that do not fit their config
             raise ModelFormatError(f"{mismatch} ({err})") from None
-        return cls(fill, methods.model_resolution(name, settings), method, blend)
+        return cls(fill, methods.model_resolution(name, settings), method, blend, upsample)
 
     def inpaint(self, image: ImageLike, mask: ImageLike, mask_format: str = "white-hole",
                 resize_mask: bool = False) -> ImageLike:
@@ -393,7 +408,8 @@ class Inpainter:
         images = np.stack([rgb for rgb, _ in small])
         known = np.stack([k for _, k in small]).astype(np.uint8)
         composites = composite(images, known, self.fill(images, known), self.blend)
-        return [_upscale(c, geometry) for c, geometry in zip(composites, geometries)]
+        return [_upscale(c, layers.model_rgb, ~hole, geometry, self.upsample)
+                for c, (layers, hole), geometry in zip(composites, jobs, geometries)]
 
 
 def cli_methods() -> list[str]:

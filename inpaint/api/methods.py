@@ -120,11 +120,11 @@ def _gan_method(name: str, inversion: str,
 
 
 def _learned_baseline(name: str) -> Callable[[MethodSettings], InpaintFn]:
-    """An InpaintFn around a retrained baseline's stage file (`train_pconv`, `train_gatedconv`)."""
+    """An InpaintFn around a retrained baseline's stage file (`train_<name>`)."""
     def build(settings: MethodSettings) -> InpaintFn:
         from inpaint.baselines.learned import load_baseline
         from inpaint.tensors import known_tensor, to_tensor, to_uint8
-        run = load_baseline(name, baseline_path(name, settings), settings.device)
+        run = load_baseline(name, baseline_path(name, settings), settings.device, settings.seed)
 
         def inpaint(images: np.ndarray, known: np.ndarray) -> np.ndarray:
             x, m = to_tensor(images, settings.device), known_tensor(known, settings.device)
@@ -167,3 +167,9 @@ register("pconv", "partial-convolution U-Net (Liu et al. 2018), retrained here",
     _learned_baseline("pconv"))
 register("gatedconv", "gated-convolution coarse-to-fine generator (Yu et al. 2019), retrained "
                       "here", model="file")(_learned_baseline("gatedconv"))
+register("comodgan", "co-modulated StyleGAN2 generator (Zhao et al. 2021), retrained here; "
+                     "stochastic: --seed", model="file")(_learned_baseline("comodgan"))
+register("hifill", "coarse-to-fine generator with attention transfer (Yi et al. 2020), "
+                   "retrained here", model="file")(_learned_baseline("hifill"))
+register("lama", "fast-Fourier-convolution ResNet (Suvorov et al. 2022), retrained here",
+         model="file")(_learned_baseline("lama"))

@@ -7,7 +7,8 @@ gets a 4xx answer whose JSON `detail` is one line for the page to show.
 
 Endpoints: `GET /` the page; `GET /api/methods` every method of the registry the command
 offers, with `available` and, when its model cannot be loaded, the `reason`;
-`POST /api/inpaint` (multipart: `image`, `mask` files; `method`; `refine_steps`, 'ours' only)
+`POST /api/inpaint` (multipart: `image`, `mask` files; `method`; `refine_steps`, 'ours' only;
+`upsample`, one of `inpaint.api.upsampling.UPSAMPLERS`)
 the result as image/png, its run time in seconds in `X-Inpaint-Seconds` and any warnings as a
 JSON list in `X-Inpaint-Warnings`.
 
@@ -18,6 +19,7 @@ memory. Uploads are held in memory only: nothing is written to disk.
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import json
 import socket
@@ -39,6 +41,7 @@ from starlette.formparsers import MultiPartParser
 
 from inpaint.api.inpainter import Inpainter, InpaintWarning, InputError, cli_methods
 from inpaint.api.methods import METHODS
+from inpaint.api.upsampling import DEFAULT_UPSAMPLER, UPSAMPLERS
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
 DEFAULT_MAX_PIXELS = 4096 * 4096  # a 16-megapixel photo; a phone's 12 MP fits
@@ -58,6 +61,7 @@ class Job:
     mask_name: str
     method: str
     refine_steps: int
+    upsample: str = DEFAULT_UPSAMPLER
 
 
 def model_path(method: str, model: Path | None, models_dir: Path) -> Path | None:
@@ -142,7 +146,8 @@ class Runner:
         with self.lock:  # decoding too: a waiting request holds only its compressed upload
             image = decode(job.image, job.image_name, self.max_pixels)
             mask = decode(job.mask, job.mask_name, self.max_pixels)
-            inpainter = self.get(job.method, job.refine_steps)
+            inpainter = copy.copy(self.get(job.method, job.refine_steps))
+            inpainter.upsample = job.upsample  # a setting of the call, not of the model
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 start = time.perf_counter()
@@ -178,7 +183,7 @@ def read_job(form: FormData) -> Job:
         upload = form.get(field)
         if not isinstance(upload, UploadFile):
             raise HTTPException(400, f"no '{field}' file in the form (multipart fields: image, "
-                                     "mask, method, refine_steps)")
+                                     "mask, method, refine_steps, upsample)")
         uploads[field] = upload
     method = form_text(form, "method", "ours")
     if method not in cli_methods():
@@ -189,16 +194,21 @@ def read_job(form: FormData) -> Job:
     if steps is None or steps > MAX_REFINE_STEPS:
         raise HTTPException(400, f"refine_steps={text!r}: expected a whole number from 0 to "
                                  f"{MAX_REFINE_STEPS}")
+    upsample = form_text(form, "upsample", DEFAULT_UPSAMPLER)
+    if upsample not in UPSAMPLERS:
+        raise HTTPException(400, f"unknown upsample {upsample!r}; upsamplers: "
+                                 f"{', '.join(UPSAMPLERS)}")
     return Job(uploads["image"].file.read(), uploads["mask"].file.read(),
                uploads["image"].filename or "image", uploads["mask"].filename or "mask",
-               method, steps)
+               method, steps, upsample)
 
 
 def create_app(model: Path | None = None, models_dir: Path = Path("models"),
                max_pixels: int = DEFAULT_MAX_PIXELS,
                max_requests: int = DEFAULT_MAX_REQUESTS) -> FastAPI:
     """The web app: every method of the registry, loaded once from `model` (the 'ours' and
-    'optim' folder, default <models_dir>/inpainter) and `models_dir` (pconv.pt, gatedconv.pt).
+    'optim' folder, default <models_dir>/inpainter) and `models_dir` (pconv.pt, ...,
+    lama.pt).
     `app.state.admission` is the semaphore that admits at most `max_requests` inpaint
     requests at once."""
     if max_pixels < 1 or max_requests < 1:
@@ -221,7 +231,8 @@ def create_app(model: Path | None = None, models_dir: Path = Path("models"),
     @app.get("/api/methods")
     def list_methods() -> dict:
         return {"methods": runner.describe(), "max_pixels": max_pixels,
-                "max_refine_steps": MAX_REFINE_STEPS}
+                "max_refine_steps": MAX_REFINE_STEPS, "upsamplers": list(UPSAMPLERS),
+                "default_upsampler": DEFAULT_UPSAMPLER}
 
     @app.post("/api/inpaint")
     async def inpaint(request: Request) -> Response:
@@ -236,7 +247,7 @@ def create_app(model: Path | None = None, models_dir: Path = Path("models"),
             raise HTTPException(429, f"busy: {max_requests} requests are running or waiting; "
                                      "try again when they are done")
         try:
-            async with request.form(max_files=2, max_fields=2) as form:
+            async with request.form(max_files=2, max_fields=3) as form:
                 job = await run_in_threadpool(read_job, form)
             return await run_in_threadpool(runner.run, job)
         finally:
@@ -266,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "<models-dir>/inpainter)")
     parser.add_argument("--models-dir", type=Path, default=Path("models"), metavar="DIR",
                         help="folder of the pipeline's models: inpainter/, pconv.pt, "
-                             "gatedconv.pt (default: %(default)s)")
+                             "gatedconv.pt, comodgan.pt, hifill.pt, lama.pt (default: %(default)s)")
     parser.add_argument("--max-pixels", type=positive, default=DEFAULT_MAX_PIXELS, metavar="N",
                         help="largest image accepted, in pixels (default: %(default)s)")
     return parser

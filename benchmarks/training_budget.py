@@ -34,9 +34,10 @@ from inpaint.training.trainers import untrained
 
 OURS = ("train_ae", "train_gan", "train_inversion")
 EXTENDED = ("train_ae", "train_gan", "train_extended")  # ours_extended's chain
-BASELINES = ("train_pconv", "train_gatedconv")
+BASELINES = ("train_pconv", "train_gatedconv", "train_comodgan", "train_hifill", "train_lama")
 SECTIONS = {"train_ae": "ae", "train_gan": "gan", "train_inversion": "inversion",
-            "train_extended": "extended", "train_pconv": "pconv", "train_gatedconv": "gatedconv"}
+            "train_extended": "extended", "train_pconv": "pconv", "train_gatedconv": "gatedconv",
+            "train_comodgan": "comodgan", "train_hifill": "hifill", "train_lama": "lama"}
 
 
 def train_images(given: int | None, params_file: Path) -> int:

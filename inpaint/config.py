@@ -260,7 +260,8 @@ class ExtendedParams(InversionParams):
 class BenchmarkParams:
     """`benchmark`: methods scored on the fixed (image, mask) evaluation pairs."""
     methods: list[str] = spec(["ours", "ours_raw", "ours_hybrid", "ours_extended", "optim",
-                               "telea", "ns", "biharmonic", "pconv", "gatedconv"],
+                               "telea", "ns", "biharmonic", "pconv", "gatedconv", "comodgan", "hifill",
+                               "lama"],
                               check=lambda v: None if v else "must not be empty")
     pairs_per_bucket: int | None = spec(10, low=2, doc="evaluation pairs per bucket (null: all)")
     optimisation_pairs_per_bucket: int = spec(4, low=2,
@@ -324,7 +325,15 @@ class CoModGanParams(TrainParams):
     epochs: int = _epochs(5)
     lr: float = _lr(2e-3)
     betas: list[float] = _betas([0.0, 0.99])
-    width: int = spec(16, low=2, high=1024, doc="channels at the widest (full-resolution) layer")
+    width: int = spec(16, low=2, high=1024,
+                      doc="generator's channels at full resolution, x2 per halving up to 8 x")
+    disc_width: int = spec(8, low=2, high=1024,
+                           doc="discriminator's channels at full resolution, likewise")
+    z_dim: int = spec(64, low=2, high=4096, doc="dimensions of z and w (CoModGAN: 512)")
+    mapping_layers: int = spec(2, low=1, high=16, doc="mapping network's layers (CoModGAN: 8)")
+    r1_gamma: float = spec(1.0, low=0.0, high=1e6, doc="R1 weight gamma (the penalty x gamma/2)")
+    reconstruction_weight: float = spec(0.0, low=0.0, high=1e6,
+                                        doc="L1(output, image) in G's loss; 0 = CoModGAN's")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -333,7 +342,9 @@ class HiFillParams(TrainParams):
     epochs: int = _epochs(5)
     lr: float = _lr(1e-3)
     betas: list[float] = _betas([0.5, 0.999])
-    width: int = spec(8, low=2, high=1024, doc="generator's base filters")
+    width: int = spec(12, low=2, high=1024, doc="generator's base filters (HiFillConfig.width)")
+    disc_width: int = spec(16, low=1, high=1024, doc="SN-PatchGAN's first-layer filters")
+    gan_weight: float = spec(0.1, low=0.0, high=1e6, doc="weight of the hinge generator loss")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -342,7 +353,16 @@ class LamaParams(TrainParams):
     epochs: int = _epochs(5)
     lr: float = _lr(1e-3)
     betas: list[float] = _betas([0.9, 0.999])
-    width: int = spec(8, low=2, high=1024, doc="generator's first-layer filters; 64 = LaMa")
+    width: int = spec(16, low=2, high=1024, doc="generator's first-layer filters; 64 = LaMa")
+    blocks: int = spec(9, low=1, high=64, doc="FFC ResNet blocks; 9 = LaMa-Fourier")
+    disc_width: int = spec(16, low=1, high=1024, doc="PatchGAN's first-layer filters; 64 = LaMa")
+    known_l1_weight: float = spec(10.0, low=0.0, high=1e6, doc="L1 on known pixels; 10 = LaMa")
+    adversarial_weight: float = spec(10.0, low=0.0, high=1e6, doc="G's logistic loss; 10 = LaMa")
+    feature_matching_weight: float = spec(100.0, low=0.0, high=1e6,
+                                          doc="D feature matching (MSE); 100 = LaMa")
+    perceptual_weight: float = spec(30.0, low=0.0, high=1e6,
+                                    doc="AlexNet perceptual MSE (LaMa's ResNet-PL: 30)")
+    r1_gamma: float = spec(0.001, low=0.0, high=1e6, doc="R1 weight on real images; LaMa's gp_coef")
 
 
 SECTIONS = {"data": DataParams, "masks": MaskParams, "ae": AutoencoderParams, "gan": GanParams,

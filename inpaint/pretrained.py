@@ -14,6 +14,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from inpaint.baselines.comodgan import (CoModDiscriminator, CoModDiscriminatorConfig,
+                                         CoModGanConfig, CoModGenerator)
+from inpaint.baselines.hifill import HiFillConfig, HiFillGenerator
+from inpaint.baselines.lama import LamaConfig, LamaDiscriminator, LamaGenerator
 from inpaint.baselines.networks import (GatedConfig, GatedGenerator, PatchDiscriminator,
                                          PatchGanConfig, PConvConfig, PConvUNet)
 from inpaint.data.images import atomic_path
@@ -32,6 +36,12 @@ NETWORKS = {  # name -> (config class, module class)
     "pconv_unet": (PConvConfig, PConvUNet),
     "gated_generator": (GatedConfig, GatedGenerator),
     "patch_discriminator": (PatchGanConfig, PatchDiscriminator),
+    "comodgan_generator": (CoModGanConfig, CoModGenerator),
+    "comodgan_discriminator": (CoModDiscriminatorConfig, CoModDiscriminator),
+    "lama_generator": (LamaConfig, LamaGenerator),
+    "lama_discriminator": (LamaConfig, LamaDiscriminator),
+    "hifill_generator": (HiFillConfig, HiFillGenerator),
+    "hifill_discriminator": (PatchGanConfig, PatchDiscriminator),
 }
 
 

@@ -3,8 +3,9 @@
 Use it from a test module with `pytest_plugins = ["fixtures_model"]`; the fixture runs
 prepare, masks, metric_weights, train_ae, train_gan, train_inversion and train_extended in a
 temporary work folder on a
-32-pixel synthetic set, one epoch each, then the retrained baselines train_pconv and
-train_gatedconv (width 4, one epoch): about a minute on one core. The models are poor, but
+32-pixel synthetic set, one epoch each, then the five retrained baselines (train_pconv,
+train_gatedconv, train_comodgan, train_hifill, train_lama; width 4, one epoch): about a
+minute on one core. The models are poor, but
 every code path of loading and inpainting is the one a real model takes.
 
 train_gan's sample FID needs the Inception network and PConv's loss the LPIPS AlexNet, so
@@ -42,14 +43,15 @@ TINY_PARAMS = {
 STAGES = (("prepare", ()), ("masks", ()), ("metric_weights", ()), ("train_ae", ()),
           ("train_gan", ()), ("train_inversion", ()),
           ("train_inversion", ("--code", "extended")),
-          ("train_baseline", ("--method", "pconv")), ("train_baseline", ("--method", "gatedconv")))
+          *(("train_baseline", ("--method", m)) for m in ("pconv", "gatedconv", "comodgan",
+                                                           "hifill", "lama")))
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The exported model folder (`<work>/models/inpainter`, resolution 32); beside it
-    `<work>/models/inpainter_extended`, `<work>/models/pconv.pt` and
-    `<work>/models/gatedconv.pt`."""
+    `<work>/models/inpainter_extended` and `<work>/models/<baseline>.pt` of each retrained
+    baseline."""
     work = tmp_path_factory.mktemp("tiny_model")
     (work / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS))
     for stage, args in STAGES:

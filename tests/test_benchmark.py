@@ -58,17 +58,16 @@ def test_every_method_returns_images_of_the_right_shape_and_range(tiny_model):
     known = np.ones((3, 32, 32), np.uint8)
     known[:, 8:20, 4:28] = 0
     for name in ("ours", "ours_raw", "ours_hybrid", "ours_extended", "optim", "telea", "ns",
-                 "biharmonic",
-                 "pconv", "gatedconv"):
+                 "biharmonic", "pconv", "gatedconv", "comodgan", "hifill", "lama"):
         out = get_method(name).build(settings)(images, known)
         assert out.shape == images.shape and out.dtype == np.uint8, name
     with pytest.raises(ValueError, match="unknown method 'nope'; known methods: ours"):
         get_method("nope")
     assert not METHODS["ours_raw"].composite and METHODS["optim"].per_image_optimisation
-    assert METHODS["pconv"].composite and METHODS["gatedconv"].composite
+    assert all(METHODS[m].composite for m in ("pconv", "gatedconv", "comodgan", "hifill", "lama"))
 
 
-@pytest.mark.parametrize("name", ["pconv", "gatedconv"])
+@pytest.mark.parametrize("name", ["pconv", "gatedconv", "comodgan", "hifill", "lama"])
 def test_missing_baseline_model_names_the_file_and_its_stage(tmp_path, name):
     with pytest.raises(ValueError, match=rf"{name}\.pt: model file not found; "
                                          rf"`dvc repro train_{name}`"):
@@ -106,7 +105,8 @@ def benchmarked(work):
 def test_benchmark_and_report_cover_every_bucket_and_method(benchmarked):
     work = benchmarked
     table = json.loads((work / "metrics" / "benchmark.json").read_text())
-    learned = ["ours", "ours_hybrid", "ours_extended", "optim", "pconv", "gatedconv"]
+    learned = ["ours", "ours_hybrid", "ours_extended", "optim", "pconv", "gatedconv", "comodgan",
+               "hifill", "lama"]
     methods = [*learned, *(f"{m}+poisson" for m in learned), "ours_raw", "telea", "ns",
                "biharmonic"]
     assert set(table) == BUCKETS
@@ -178,7 +178,8 @@ def _scored_pairs(work, entry):
     return test[rows.image_index], masks[rows.eval_mask_index] == 0, outputs
 
 
-@pytest.mark.parametrize("method", ["ours", "ours_extended", "pconv", "gatedconv"])
+@pytest.mark.parametrize("method", ["ours", "ours_extended", "pconv", "gatedconv", "comodgan",
+                                    "hifill", "lama"])
 def test_the_api_gives_what_the_benchmark_scores(benchmarked, method):
     """At the model's resolution the Python API's output is the benchmark's, pixel for pixel,
     both blended and pasted (issue 31: the API used to paste before blending)."""

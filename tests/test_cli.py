@@ -88,7 +88,8 @@ def test_known_pixels_are_kept_bit_for_bit_at_any_size(tiny_model, tmp_path, wid
 
 
 @pytest.mark.parametrize("method,model", [("pconv", None), ("gatedconv", "gatedconv.pt"),
-                                          ("ours_extended", None), ("telea", None),
+                                          ("comodgan", None), ("hifill", "hifill.pt"),
+                                          ("lama", None), ("ours_extended", None), ("telea", None),
                                           ("biharmonic", None)])
 def test_every_method_keeps_known_pixels_bit_for_bit(tiny_model, tmp_path, method, model):
     width, height = 70, 45
@@ -112,8 +113,9 @@ def test_help_lists_the_methods():
     result = run_cli("--help")
     assert result.returncode == 0
     for method in ("ours", "ours_extended", "optim", "telea", "ns", "biharmonic", "pconv",
-                   "gatedconv"):
+                   "gatedconv", "comodgan", "hifill", "lama"):
         assert f"\n  {method} " in result.stdout, method
+    assert "--upsample {cra,bicubic}" in result.stdout and "--seed N" in result.stdout
 
 
 def test_unknown_method_and_misplaced_options_are_usage_errors(tiny_model, tmp_path):
@@ -123,7 +125,11 @@ def test_unknown_method_and_misplaced_options_are_usage_errors(tiny_model, tmp_p
                         (["--method", "ours_raw"], "invalid choice: 'ours_raw'"),
                         (["--method", "telea", "--model", tiny_model], "uses no model"),
                         (["--method", "pconv", "--refine-steps", "3"],
-                         "--refine-steps applies to --method ours")]:
+                         "--refine-steps applies to --method ours"),
+                        (["--upsample", "lanczos"], "invalid choice: 'lanczos'"),
+                        (["--method", "comodgan", "--seed", "1.5"],
+                         "--seed: invalid non_negative value: '1.5'"),
+                        (["--seed", "-2"], "-2: must be 0 or more")]:
         result = run_cli(image_path, mask_path, "-o", out, *extra)
         assert result.returncode == 2 and says in result.stderr, (extra, result.stderr)
         assert not out.exists()
@@ -157,6 +163,23 @@ def test_python_api_runs_any_registry_method(tiny_model):
         Inpainter.from_pretrained(method="nope")
     with pytest.raises(ValueError, match="only method 'ours' refines"):
         Inpainter.from_pretrained(method="telea", refine_steps=2)
+
+
+def test_seed_draws_comodgan_code_and_upsample_is_checked(tiny_model):
+    """One seed, one fill (the benchmark scores seed 0); another seed, another fill."""
+    from inpaint import Inpainter
+
+    hole = box_hole(50, 30)
+    rgb = damaged(photo(50, 30), hole)
+    model = tiny_model.parent / "comodgan.pt"
+    fills = [Inpainter.from_pretrained(model, device="cpu", method="comodgan", seed=seed,
+                                       blend="paste").inpaint(rgb, hole) for seed in (0, 0, 7)]
+    assert np.array_equal(fills[0], fills[1]) and not np.array_equal(fills[0], fills[2])
+    for bad in ("3", -1, 2.0, True):
+        with pytest.raises(ValueError, match="seed=.*must be an integer, 0 or more"):
+            Inpainter.from_pretrained(model, device="cpu", method="comodgan", seed=bad)
+    with pytest.raises(ValueError, match="upsample='lanczos': expected one of cra, bicubic"):
+        Inpainter.from_pretrained(method="telea", upsample="lanczos")
 
 
 def test_python_api_returns_what_it_was_given(tiny_model):

@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # Bottom to top; a module may import from its own layer and the layers below.
 LAYERS = [
     ["inpaint.config", "inpaint.device", "inpaint.tensors", "inpaint.data",
-     "inpaint.paper.networks", "inpaint.baselines.networks", "inpaint.baselines.classical",
-     "inpaint.evaluation.weights", "inpaint.api.blending"],
+     "inpaint.paper.networks", "inpaint.baselines.networks", "inpaint.baselines.attention",
+     "inpaint.baselines.comodgan", "inpaint.baselines.hifill", "inpaint.baselines.lama",
+     "inpaint.baselines.classical", "inpaint.evaluation.weights", "inpaint.api.blending",
+     "inpaint.api.upsampling"],
     ["inpaint.pretrained", "inpaint.evaluation.metrics", "inpaint.evaluation.compare",
      "inpaint.evaluation.scoring"],
     ["inpaint.paper.inversion", "inpaint.baselines.learned"],

@@ -170,6 +170,11 @@ def superscript_refine_steps(client):  # a digit to str.isdigit, not to int
         "expected a whole number"
 
 
+def unknown_upsampler(client):
+    return post_case(client, method="telea", upsample="lanczos"), 400, \
+        "unknown upsample 'lanczos'; upsamplers: cra, bicubic"
+
+
 def no_mask(client):
     return post(client, png(case()[0]), None), 400, "no 'mask' file in the form"
 
@@ -177,7 +182,7 @@ def no_mask(client):
 @pytest.mark.parametrize("bad", [not_an_image, mask_of_another_size, too_many_pixels,
                                  upload_too_large, unknown_method, scoring_variant,
                                  refine_steps_of_another_method, negative_refine_steps,
-                                 superscript_refine_steps, no_mask],
+                                 superscript_refine_steps, unknown_upsampler, no_mask],
                          ids=lambda f: f.__name__)
 def test_bad_input_gets_a_4xx_with_one_line_and_the_server_keeps_serving(bare_client, bad):
     answer, status, says = bad(bare_client)

@@ -162,10 +162,13 @@ def logistic_generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
 
 
 def r1_penalty(discriminator: Callable[[torch.Tensor], torch.Tensor],
-               real: torch.Tensor) -> torch.Tensor:
-    """R1 (Mescheder et al. 2018): the mean over the batch of ||grad_x D(x)||^2 at real x, to be
-    weighted by gamma / 2. Differentiable with respect to D's weights (create_graph)."""
+               real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """D's logits of `real` and R1 (Mescheder et al. 2018): the mean over the batch of
+    ||grad_x D(x)||^2 at real x, to be weighted (gamma / 2 in StyleGAN2's convention).
+    Differentiable with respect to D's weights (create_graph)."""
     real = real.detach().requires_grad_(True)
-    logits = discriminator(real)
+    # D sees a non-leaf copy: under FlopCounterMode (the budget benchmark) autograd.grad with
+    # respect to a leaf that is a module's input fails
+    logits = discriminator(real.clone())
     grad, = torch.autograd.grad(logits.sum(), real, create_graph=True)
-    return grad.square().flatten(1).sum(1).mean()
+    return logits, grad.square().flatten(1).sum(1).mean()

@@ -11,7 +11,7 @@ from inpaint import config
 from inpaint.training.trainers.base import Trainer, TrainingData
 
 STAGES = ("train_ae", "train_gan", "train_pixel_gan", "train_inversion", "train_extended",
-          "train_pconv", "train_gatedconv")
+          "train_pconv", "train_gatedconv", "train_comodgan", "train_hifill", "train_lama")
 
 
 def untrained(stage: str, data: TrainingData, device: torch.device,
@@ -64,4 +64,13 @@ def untrained(stage: str, data: TrainingData, device: torch.device,
     if stage == "train_gatedconv":
         from inpaint.training.trainers.gatedconv import GatedConvTrainer
         return GatedConvTrainer(section(config.GatedConvParams, "gatedconv"), data, device)
+    if stage == "train_comodgan":
+        from inpaint.training.trainers.comodgan import CoModGanTrainer
+        return CoModGanTrainer(section(config.CoModGanParams, "comodgan"), data, device)
+    if stage == "train_hifill":
+        from inpaint.training.trainers.hifill import HiFillTrainer
+        return HiFillTrainer(section(config.HiFillParams, "hifill"), data, device)
+    if stage == "train_lama":
+        from inpaint.training.trainers.lama import LamaTrainer
+        return LamaTrainer(section(config.LamaParams, "lama"), data, random_alexnet(), device)
     raise ValueError(f"unknown training stage {stage!r}; stages: {', '.join(STAGES)}")

@@ -339,7 +339,7 @@ class CoModGanParams(TrainParams):
 @dataclasses.dataclass(frozen=True)
 class HiFillParams(TrainParams):
     """`hifill`: the coarse-to-fine generator with attention transfer of Yi et al. 2020."""
-    epochs: int = _epochs(5)
+    epochs: int = _epochs(4)
     lr: float = _lr(1e-3)
     betas: list[float] = _betas([0.5, 0.999])
     width: int = spec(12, low=2, high=1024, doc="generator's base filters (HiFillConfig.width)")

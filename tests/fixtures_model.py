@@ -39,6 +39,10 @@ TINY_PARAMS = {
               "width": 4},
     "gatedconv": {"epochs": 1, "batch_size": 16, "lr": 0.001, "betas": [0.5, 0.999], "seed": 0,
                   "width": 4, "disc_width": 4, "gan_weight": 1.0},
+    "comodgan": {"epochs": 1, "batch_size": 16, "width": 4, "disc_width": 4, "z_dim": 8,
+                 "mapping_layers": 1, "reconstruction_weight": 1.0},
+    "hifill": {"epochs": 1, "batch_size": 16, "width": 4, "disc_width": 4},
+    "lama": {"epochs": 1, "batch_size": 16, "width": 4, "blocks": 2, "disc_width": 4},
 }
 STAGES = (("prepare", ()), ("masks", ()), ("metric_weights", ()), ("train_ae", ()),
           ("train_gan", ()), ("train_inversion", ()),

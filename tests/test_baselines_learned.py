@@ -149,4 +149,4 @@ def test_load_baseline_gives_the_trained_network_as_a_function(tmp_path, name: s
         expected = net.inpaint(image, known).clamp(-1, 1)
     assert torch.allclose(inpaint(image, known), expected, atol=1e-6)
     with pytest.raises(ValueError, match="unknown baseline"):
-        load_baseline("lama", tmp_path / f"{name}.pt")
+        load_baseline("deepfill", tmp_path / f"{name}.pt")

@@ -43,6 +43,8 @@ examples:
   inpaint photo.jpg hole.png -o out.png --model runs/celeba/models/inpainter
   inpaint photo.jpg hole.png -o out.png --method pconv          # uses models/pconv.pt
   inpaint photo.jpg hole.png -o out.png --method telea          # no model needed
+  inpaint photo.jpg hole.png -o out.png --method comodgan --seed 3   # another random draw
+  inpaint photo.jpg hole.png -o out.png --upsample bicubic      # no detail carried into the hole
   inpaint --images photos/ --masks masks/ -o repaired/
   inpaint serve                                                 # compare methods in a browser
 

@@ -182,7 +182,10 @@ def _scored_pairs(work, entry):
                                     "hifill", "lama"])
 def test_the_api_gives_what_the_benchmark_scores(benchmarked, method):
     """At the model's resolution the Python API's output is the benchmark's, pixel for pixel,
-    both blended and pasted (issue 31: the API used to paste before blending)."""
+    both blended and pasted (issue 31: the API used to paste before blending). CoModGAN's
+    fully connected layers (its global code and mapping network) sum in another order at
+    another batch size (the benchmark here runs batches of 4, the API one of 18), so a few of
+    its pixels may be one grey level apart."""
     from inpaint.api.inpainter import Inpainter
     models = benchmarked / "models"
     folder = {"ours": models / "inpainter", "ours_extended": models / "inpainter_extended"
@@ -193,7 +196,11 @@ def test_the_api_gives_what_the_benchmark_scores(benchmarked, method):
         inpainter = Inpainter.from_pretrained(folder, device="cpu", method=method,
                                               blend=blend_mode)
         repaired[blend_mode] = np.stack(inpainter.inpaint_batch(list(images), list(holes)))
-        assert np.array_equal(repaired[blend_mode], scored), entry
+        if method == "comodgan":
+            apart = np.abs(repaired[blend_mode].astype(int) - scored)
+            assert apart.max() <= 1 and (apart > 0).mean() < 0.001, entry
+        else:
+            assert np.array_equal(repaired[blend_mode], scored), entry
     assert not np.array_equal(repaired["poisson"], repaired["paste"]), "blending has an effect"
 
 

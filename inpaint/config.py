@@ -322,7 +322,7 @@ class GatedConvParams(TrainParams):
 @dataclasses.dataclass(frozen=True)
 class CoModGanParams(TrainParams):
     """`comodgan`: the co-modulated StyleGAN2 generator of Zhao et al. 2021, retrained."""
-    epochs: int = _epochs(5)
+    epochs: int = _epochs(2)
     lr: float = _lr(2e-3)
     betas: list[float] = _betas([0.0, 0.99])
     width: int = spec(16, low=2, high=1024,
@@ -339,7 +339,7 @@ class CoModGanParams(TrainParams):
 @dataclasses.dataclass(frozen=True)
 class HiFillParams(TrainParams):
     """`hifill`: the coarse-to-fine generator with attention transfer of Yi et al. 2020."""
-    epochs: int = _epochs(4)
+    epochs: int = _epochs(2)
     lr: float = _lr(1e-3)
     betas: list[float] = _betas([0.5, 0.999])
     width: int = spec(12, low=2, high=1024, doc="generator's base filters (HiFillConfig.width)")
@@ -350,7 +350,7 @@ class HiFillParams(TrainParams):
 @dataclasses.dataclass(frozen=True)
 class LamaParams(TrainParams):
     """`lama`: the FFC ResNet generator of Suvorov et al. 2022, retrained."""
-    epochs: int = _epochs(5)
+    epochs: int = _epochs(2)
     lr: float = _lr(1e-3)
     betas: list[float] = _betas([0.9, 0.999])
     width: int = spec(16, low=2, high=1024, doc="generator's first-layer filters; 64 = LaMa")

@@ -260,8 +260,8 @@ class ExtendedParams(InversionParams):
 class BenchmarkParams:
     """`benchmark`: methods scored on the fixed (image, mask) evaluation pairs."""
     methods: list[str] = spec(["ours", "ours_raw", "ours_hybrid", "ours_extended", "optim",
-                               "telea", "ns", "biharmonic", "pconv", "gatedconv", "comodgan", "hifill",
-                               "lama"],
+                               "telea", "ns", "biharmonic", "pconv", "gatedconv", "comodgan",
+                               "hifill", "lama"],
                               check=lambda v: None if v else "must not be empty")
     pairs_per_bucket: int | None = spec(10, low=2, doc="evaluation pairs per bucket (null: all)")
     optimisation_pairs_per_bucket: int = spec(4, low=2,

@@ -14,6 +14,7 @@ from inpaint.pretrained import load_networks, save_networks
 from inpaint.training.losses import r1_penalty
 from inpaint.training.trainers.base import TrainingData
 from inpaint.training.trainers.comodgan import CoModGanTrainer
+from synthetic import smooth_batch
 
 TINY = dict(width=4, disc_width=4, z_dim=16, mapping_layers=2)
 
@@ -22,20 +23,6 @@ TINY = dict(width=4, disc_width=4, z_dim=16, mapping_layers=2)
 def one_thread() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
-
-
-def _batch(count: int = 4, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Smooth two-colour images and square holes: easy to fill from the context."""
-    generator = torch.Generator().manual_seed(1)
-    ramp = torch.linspace(-1, 1, size)
-    colours = torch.rand(count, 3, 2, generator=generator) * 2 - 1
-    image = (colours[..., 0, None, None] * ramp[None, :, None]
-             + colours[..., 1, None, None] * ramp[None, None, :]) / 2
-    known = torch.ones(count, 1, size, size)
-    for i in range(count):
-        top, left = torch.randint(0, size // 2, (2,), generator=generator)
-        known[i, :, top:top + size // 3, left:left + size // 3] = 0
-    return image, known
 
 
 def _data(resolution: int = 32) -> TrainingData:
@@ -51,7 +38,7 @@ def _data(resolution: int = 32) -> TrainingData:
 
 @pytest.mark.parametrize("resolution", [32, 64])
 def test_shapes(resolution: int):
-    image, known = _batch(3, resolution)
+    image, known = smooth_batch(3, resolution)
     net = CoModGenerator(CoModGanConfig(resolution, width=4, z_dim=16))
     out = net.inpaint(image, known)
     assert out.shape == (3, 3, resolution, resolution)
@@ -64,7 +51,7 @@ def test_shapes(resolution: int):
 
 
 def test_256_px_constructs_and_runs():
-    image, known = _batch(1, 256)
+    image, known = smooth_batch(1, 256)
     net = CoModGenerator(CoModGanConfig(256, width=4, z_dim=16))
     with torch.no_grad():
         assert net.inpaint(image, known).shape == (1, 3, 256, 256)
@@ -82,7 +69,7 @@ def test_latent_is_one_row_per_seed():
 
 
 def test_same_seed_same_output_and_z_changes_the_hole():
-    image, known = _batch(3)
+    image, known = smooth_batch(3)
     net = CoModGenerator(CoModGanConfig(32, width=4, z_dim=16)).eval()
     with torch.no_grad():
         out = net.inpaint(image, known)
@@ -96,7 +83,7 @@ def test_same_seed_same_output_and_z_changes_the_hole():
 
 
 def test_noise_inputs_are_fixed_unless_given():
-    image, known = _batch(2)
+    image, known = smooth_batch(2)
     net = CoModGenerator(CoModGanConfig(32, width=4, z_dim=16))
     with torch.no_grad():
         for layer in net.synthesis:
@@ -117,7 +104,7 @@ def test_minibatch_stddev_adds_one_channel():
 
 
 def test_r1_penalty_is_positive_and_differentiable():
-    image, known = _batch(4)
+    image, known = smooth_batch(4)
     disc = CoModDiscriminator(CoModDiscriminatorConfig(32, width=4))
     logits, r1 = r1_penalty(lambda x: disc(torch.cat([x, known], 1)), image)
     assert logits.shape == (4,) and r1.item() > 0
@@ -129,7 +116,7 @@ def test_r1_penalty_is_positive_and_differentiable():
 def test_reconstruction_weight_lowers_the_l1_on_a_fixed_batch():
     params = CoModGanParams(**TINY, lr=2e-3, reconstruction_weight=10.0)
     trainer = CoModGanTrainer(params, _data())
-    image, known = _batch(8)
+    image, known = smooth_batch(8)
     l1 = [trainer.step(image, known)["l1"].item() for _ in range(30)]
     assert sum(l1[-3:]) / 3 < 0.7 * sum(l1[:3]) / 3
 
@@ -151,7 +138,7 @@ def test_training_is_deterministic_and_validates(tmp_path):
     # the save/load round trip gives identical outputs
     save_networks(tmp_path / "comodgan.pt", trainers[0].networks())
     loaded = load_networks(tmp_path / "comodgan.pt")
-    image, known = _batch(2)
+    image, known = smooth_batch(2)
     net = trainers[0].net.eval()
     with torch.no_grad():
         assert torch.equal(loaded["comodgan_generator"].inpaint(image, known),

@@ -13,6 +13,7 @@ from inpaint.config import HiFillParams
 from inpaint.pretrained import load_networks, save_networks
 from inpaint.training.trainers.base import TrainingData
 from inpaint.training.trainers.hifill import HiFillTrainer
+from synthetic import smooth_batch
 
 
 @pytest.fixture(autouse=True)
@@ -134,19 +135,6 @@ def test_large_resolutions_use_hifill_grid():
 
 # ---------------------------------------------------------------- training
 
-def _synthetic_batch(count: int = 8, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Smooth two-colour images and rectangular holes: easy to fill from the context."""
-    generator = torch.Generator().manual_seed(1)
-    ramp = torch.linspace(-1, 1, size)
-    colours = torch.rand(count, 3, 2, generator=generator) * 2 - 1
-    image = (colours[..., 0, None, None] * ramp[None, :, None]
-             + colours[..., 1, None, None] * ramp[None, None, :]) / 2
-    known = torch.ones(count, 1, size, size)
-    for i in range(count):
-        top, left = torch.randint(0, size // 2, (2,), generator=generator)
-        known[i, :, top:top + size // 3, left:left + size // 3] = 0
-    return image, known
-
 
 def _data(resolution: int) -> TrainingData:
     images = np.zeros((2, resolution, resolution, 3), np.uint8)
@@ -159,13 +147,13 @@ PARAMS = HiFillParams(width=4, disc_width=8, lr=2e-3, betas=[0.5, 0.999], gan_we
 def test_a_tiny_hifill_run_lowers_its_reconstruction_loss():
     trainer = HiFillTrainer(PARAMS, _data(32))
     assert set(trainer.modules) == {"hifill_generator", "hifill_discriminator"}
-    image, known = _synthetic_batch()
+    image, known = smooth_batch()
     values = [trainer.step(image, known)["l1"].item() for _ in range(40)]
     assert sum(values[-3:]) / 3 < 0.7 * sum(values[:3]) / 3
 
 
 def test_training_is_deterministic_at_a_seed():
-    image, known = _synthetic_batch(4)
+    image, known = smooth_batch(4)
     weights = []
     for _ in range(2):
         torch.manual_seed(3)
@@ -178,7 +166,7 @@ def test_training_is_deterministic_at_a_seed():
 
 def test_save_and_load_round_trip(tmp_path):
     trainer = HiFillTrainer(PARAMS, _data(32))
-    image, known = _synthetic_batch(2)
+    image, known = smooth_batch(2)
     trainer.step(image, known)
     save_networks(tmp_path / "hifill.pt", trainer.networks())
     loaded = load_networks(tmp_path / "hifill.pt")

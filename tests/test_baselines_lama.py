@@ -18,6 +18,7 @@ from inpaint.training.losses import AlexFeatures
 from inpaint.training.trainers.base import TrainingData
 from inpaint.training.trainers.lama import (LamaTrainer, lama_discriminator_loss,
                                             lama_generator_loss)
+from synthetic import smooth_batch
 
 
 @pytest.fixture(autouse=True)
@@ -38,20 +39,6 @@ def features() -> AlexFeatures:
 def _batch(count: int = 2, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     image = torch.rand(count, 3, size, size) * 2 - 1
     known = (torch.rand(count, 1, size, size) > 0.4).float()
-    return image, known
-
-
-def _synthetic_batch(count: int = 8, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Smooth two-colour images and rectangular holes: easy to fill from the context."""
-    generator = torch.Generator().manual_seed(1)
-    ramp = torch.linspace(-1, 1, size)
-    colours = torch.rand(count, 3, 2, generator=generator) * 2 - 1
-    image = (colours[..., 0, None, None] * ramp[None, :, None]
-             + colours[..., 1, None, None] * ramp[None, None, :]) / 2
-    known = torch.ones(count, 1, size, size)
-    for i in range(count):
-        top, left = torch.randint(0, size // 2, (2,), generator=generator)
-        known[i, :, top:top + size // 3, left:left + size // 3] = 0
     return image, known
 
 
@@ -145,7 +132,7 @@ def test_trainer_draws_lama_masks_deterministically(features):
 
 def test_a_tiny_lama_run_lowers_its_loss(features):
     trainer = LamaTrainer(_params(), _data(), features)
-    image, known = _synthetic_batch()
+    image, known = smooth_batch()
     values = [trainer.step(image, known) for _ in range(30)]
     assert all(torch.isfinite(v["loss"]) for v in values)
     first, last = ({k: sum(v[k].item() for v in part) / 3 for k in ("loss", "l1_known")}
@@ -155,7 +142,7 @@ def test_a_tiny_lama_run_lowers_its_loss(features):
 
 
 def test_two_trainers_at_one_seed_step_identically(features):
-    image, known = _synthetic_batch(4)
+    image, known = smooth_batch(4)
     weights = []
     for _ in range(2):
         torch.manual_seed(0)
@@ -169,7 +156,7 @@ def test_two_trainers_at_one_seed_step_identically(features):
 
 def test_save_and_load_give_identical_networks(tmp_path, features):
     trainer = LamaTrainer(_params(), _data(), features)
-    trainer.step(*_synthetic_batch(4))  # moves BN's running statistics away from the defaults
+    trainer.step(*smooth_batch(4))  # moves BN's running statistics away from the defaults
     save_networks(tmp_path / "lama.pt", trainer.networks())
     loaded = load_networks(tmp_path / "lama.pt")
     image, known = _batch(2)

@@ -19,6 +19,7 @@ from inpaint.pretrained import save_networks
 from inpaint.training.trainers.base import TrainingData
 from inpaint.training.trainers.gatedconv import GatedConvTrainer
 from inpaint.training.trainers.pconv import PConvTrainer
+from synthetic import smooth_batch
 
 
 @pytest.fixture(autouse=True)
@@ -92,20 +93,6 @@ def test_gated_and_pconv_shapes(resolution: int):
     assert logits.shape == (2, 16 * 4 * 4), "a 4 x 4 map of patch logits"
 
 
-def _synthetic_batch(count: int = 8, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Smooth two-colour images and rectangular holes: easy to fill from the context."""
-    generator = torch.Generator().manual_seed(1)
-    ramp = torch.linspace(-1, 1, size)
-    colours = torch.rand(count, 3, 2, generator=generator) * 2 - 1
-    image = (colours[..., 0, None, None] * ramp[None, :, None]
-             + colours[..., 1, None, None] * ramp[None, None, :]) / 2
-    known = torch.ones(count, 1, size, size)
-    for i in range(count):
-        top, left = torch.randint(0, size // 2, (2,), generator=generator)
-        known[i, :, top:top + size // 3, left:left + size // 3] = 0
-    return image, known
-
-
 def _data(resolution: int) -> TrainingData:
     """What a trainer reads of its data when it is only stepped: the resolution."""
     images = np.zeros((2, resolution, resolution, 3), np.uint8)
@@ -113,7 +100,7 @@ def _data(resolution: int) -> TrainingData:
 
 
 def _first_and_last(trainer, key: str, steps: int) -> tuple[float, float]:
-    image, known = _synthetic_batch()
+    image, known = smooth_batch()
     values = [trainer.step(image, known)[key].item() for _ in range(steps)]
     return sum(values[:3]) / 3, sum(values[-3:]) / 3
 
@@ -143,7 +130,7 @@ def test_load_baseline_gives_the_trained_network_as_a_function(tmp_path, name: s
     key = "pconv_unet" if name == "pconv" else "gated_generator"
     save_networks(tmp_path / f"{name}.pt", {key: (net.cfg, net)})
     inpaint = load_baseline(name, tmp_path / f"{name}.pt", "cpu")
-    image, known = _synthetic_batch(2)
+    image, known = smooth_batch(2)
     net.eval()
     with torch.no_grad():
         expected = net.inpaint(image, known).clamp(-1, 1)

@@ -16,27 +16,35 @@ from inpaint.training.trainers.base import InpaintingTrainer, TrainingData
 
 
 class GatedConvTrainer(InpaintingTrainer):
+    """Also the recipe of HiFill (`trainers.hifill`), whose generator has the same
+    (coarse, refined) outputs; a subclass names its generator and its checkpoint keys."""
     stage = "train_gatedconv"
+    generator_name, generator_key, discriminator_key = (
+        "gated generator", "gated_generator", "patch_discriminator")
 
     def __init__(self, params: GatedConvParams, data: TrainingData,
                  device: torch.device | str = "cpu"):
         self.params, self.data, self.device = params, data, device
-        self.net = GatedGenerator(GatedConfig(data.resolution, params.width)).to(device)
+        self.net = self.generator(data.resolution).to(device)
         self.discriminator = PatchDiscriminator(
             PatchGanConfig(data.resolution, params.disc_width)).to(device)
         betas = tuple(params.betas)
         self.opt_g = torch.optim.Adam(self.net.parameters(), lr=params.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=params.lr, betas=betas)
-        self.modules = {"gated_generator": self.net, "patch_discriminator": self.discriminator}
+        self.modules = {self.generator_key: self.net, self.discriminator_key: self.discriminator}
         self.optimizers = {"adam_g": self.opt_g, "adam_d": self.opt_d}
         # DDP's arithmetic under torchrun (the step calls the networks' methods directly)
         distributed.average_gradients(self.modules.values(), self.optimizers.values())
         self.batch_count = len(data.train)
 
+    def generator(self, resolution: int) -> nn.Module:
+        """The generator to train: its forward gives (coarse, refined), `inpaint` the fill."""
+        return GatedGenerator(GatedConfig(resolution, self.params.width))
+
     def examples(self) -> dict:
         x = to_tensor(self.data.val[:1], self.device)
         example = masked_input(x, known_tensor(self.data.eval_masks[:1], self.device))
-        return {"gated generator": (self.net, example),
+        return {self.generator_name: (self.net, example),
                 "SN-PatchGAN": (self.discriminator, example)}
 
     def step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -24,13 +24,11 @@ import argparse
 import time
 
 import numpy as np
-import pandas as pd
 
 from inpaint.api.blending import blend
 from inpaint.api.inpainter import Inpainter, _downscale, _SquareGeometry, _upscale
-from inpaint.data.images import square_resized
-from inpaint.data.masks import load_mask
 from inpaint.evaluation.metrics import MetricContext, calc_metric
+from upsample import interval, pairs_at  # benchmarks/ is on the path: scripts run by path
 
 
 def fullres(inpainter: Inpainter, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -42,32 +40,13 @@ def fullres(inpainter: Inpainter, image: np.ndarray, hole: np.ndarray) -> np.nda
     return blend(image[None], (~hole)[None], fill[None], "poisson")[0]
 
 
-def val_pairs(per_bucket: int, size: int) -> tuple[np.ndarray, np.ndarray, pd.Series]:
-    """Validation faces at `size` px, their holes (True = hole) and buckets."""
-    faces = pd.read_csv("data/prepared/manifest.csv").query("split == 'val'")
-    faces = faces.set_index("index").source
-    masks = pd.read_csv("data/masks/manifest.csv").query("pool == 'eval'")
-    masks = masks.set_index("pool_index").source
-    pairs = pd.read_csv("data/masks/val_pairs.csv").groupby("bucket", sort=False)
-    pairs = pairs.head(per_bucket).reset_index(drop=True)
-    images = np.stack([square_resized(faces[i], size) for i in pairs.image_index])
-    holes = np.stack([load_mask(masks[m], size) == 0 for m in pairs.eval_mask_index])
-    return images, holes, pairs.bucket
-
-
-def interval(diff: np.ndarray, seed: int = 0, resamples: int = 2000) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, len(diff), (resamples, len(diff)))].mean(axis=1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--pairs-per-bucket", type=int, default=20)
     parser.add_argument("--model", default="models/inpainter")
     args = parser.parse_args()
-    images, holes, buckets = val_pairs(args.pairs_per_bucket, args.size)
+    images, holes, buckets = pairs_at("val", args.pairs_per_bucket, args.size)
     paths = {mode: Inpainter.from_pretrained(args.model, blend=mode, upsample="bicubic")
              for mode in ("paste", "poisson")}
     outputs, seconds = {}, {}

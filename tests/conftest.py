@@ -26,3 +26,21 @@ def run_stage(name: str, cwd: Path, env: dict | None = None,
     full_env = {**os.environ, "OMP_NUM_THREADS": "2", **(env or {})}
     return subprocess.run([sys.executable, str(ROOT / "stages" / f"{name}.py"), *args],
                           cwd=cwd, env=full_env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture
+def one_thread():
+    """Torch at one thread for the test, as the stages run under `make repro` (results change
+    in late digits with the thread count), then restored for the tests after it."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def one_thread_seeded(one_thread) -> None:
+    """`one_thread`, and torch's global generator seeded, for networks built in the test."""
+    import torch
+    torch.manual_seed(0)

@@ -19,10 +19,7 @@ from synthetic import smooth_batch
 TINY = dict(width=4, disc_width=4, z_dim=16, mapping_layers=2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
+pytestmark = pytest.mark.usefixtures("one_thread_seeded")
 
 
 def _data(resolution: int = 32) -> TrainingData:

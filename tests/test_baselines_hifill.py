@@ -16,10 +16,7 @@ from inpaint.training.trainers.hifill import HiFillTrainer
 from synthetic import smooth_batch
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
+pytestmark = pytest.mark.usefixtures("one_thread_seeded")
 
 
 def _known(n: int = 2, size: int = 32) -> torch.Tensor:

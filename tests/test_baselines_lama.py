@@ -21,10 +21,7 @@ from inpaint.training.trainers.lama import (LamaTrainer, lama_discriminator_loss
 from synthetic import smooth_batch
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
+pytestmark = pytest.mark.usefixtures("one_thread_seeded")
 
 
 @pytest.fixture(scope="module")

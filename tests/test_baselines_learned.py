@@ -22,10 +22,7 @@ from inpaint.training.trainers.pconv import PConvTrainer
 from synthetic import smooth_batch
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
+pytestmark = pytest.mark.usefixtures("one_thread_seeded")
 
 
 def _conv(in_ch: int = 2, out_ch: int = 3) -> PartialConv2d:

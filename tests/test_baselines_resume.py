@@ -20,9 +20,7 @@ TINY = {"comodgan": {"epochs": 2, "batch_size": 4, "width": 4, "disc_width": 4, 
         "lama": {"epochs": 2, "batch_size": 4, "width": 4, "blocks": 1, "disc_width": 4}}
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _data() -> TrainingData:

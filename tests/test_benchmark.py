@@ -1,14 +1,12 @@
 """The benchmark and report stages end to end on the tiny model, and the method registry."""
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import yaml
 
 from conftest import run_stage
@@ -171,17 +169,6 @@ def test_report_names_a_reference_that_is_not_a_method(work, tmp_path):
 
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Torch at one thread, as the benchmark stage ran (OMP_NUM_THREADS=1), then restored."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _scored_pairs(work, entry):
     """The test images, holes (True = hole) and outputs of one benchmark entry."""
     rows = pd.read_csv(work / "data" / "benchmark" / "scores.csv").query("method == @entry")
@@ -193,7 +180,7 @@ def _scored_pairs(work, entry):
 
 @pytest.mark.parametrize("method", ["ours", "ours_extended", "pconv", "gatedconv", "comodgan",
                                     "hifill", "lama"])
-def test_the_api_gives_what_the_benchmark_scores(benchmarked, method):
+def test_the_api_gives_what_the_benchmark_scores(benchmarked, method, one_thread):
     """At the model's resolution the Python API's output is the benchmark's, pixel for pixel,
     both blended and pasted (issue 31: the API used to paste before blending). The API runs
     the benchmark's batches at its one thread: at another batch size or thread count the
@@ -210,9 +197,8 @@ def test_the_api_gives_what_the_benchmark_scores(benchmarked, method):
         images, holes, scored = _scored_pairs(benchmarked, entry)
         inpainter = Inpainter.from_pretrained(folder, device="cpu", method=method,
                                               blend=blend_mode)
-        with one_thread():
-            repaired[blend_mode] = np.stack(inpainter.inpaint_batch(
-                list(images), list(holes), batch_size=batch_size))
+        repaired[blend_mode] = np.stack(inpainter.inpaint_batch(
+            list(images), list(holes), batch_size=batch_size))
         assert np.array_equal(repaired[blend_mode], scored), entry
     assert not np.array_equal(repaired["poisson"], repaired["paste"]), "blending has an effect"
 

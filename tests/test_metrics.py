@@ -20,9 +20,7 @@ from inpaint.evaluation.weights import (INCEPTION_SOURCE, LPIPS_FILE, MissingWei
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="session")

@@ -29,4 +29,4 @@ test: $(STAMP)
 	pytest -q
 
 lint: $(STAMP)
-	ruff check inpaint stages tests benchmarks
+	ruff check inpaint stages tests profiling

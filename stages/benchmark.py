@@ -4,7 +4,7 @@ hole-ratio bucket (PSNR, hole PSNR, SSIM, LPIPS, FID; `inpaint.evaluation.benchm
 A learned method is scored once per compositing mode of `benchmark.blends`: `<method>` pasted,
 `<method>+poisson` Poisson-blended (`inpaint.api.blending.composite`, the step the `inpaint`
 command and the API take), from the same raw output. Speed is not measured here (it would
-change with every run): `benchmarks/inference.py` prints it.
+change with every run): `profiling/inference.py` prints it.
 
 Prediction is kept apart from scoring: predictions go to data/benchmark/<entry>.npy, the
 per-pair scores to data/benchmark/scores.csv, the Inception features behind FID to

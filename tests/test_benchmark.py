@@ -129,7 +129,7 @@ def test_benchmark_and_report_cover_every_bucket_and_method(benchmarked):
         known = masks[rows.eval_mask_index] == 1
         output = np.load(work / "data" / "benchmark" / f"{entry}.npy")
         assert np.array_equal(output[known], test[rows.image_index][known]), entry
-    assert not (work / "metrics" / "timing.json").exists(), "speed is benchmarks/' job"
+    assert not (work / "metrics" / "timing.json").exists(), "speed is profiling/' job"
     markdown = (work / "reports" / "table2.md").read_text()
     assert "| 50-60% |" in markdown and "| all masks |" in markdown and "**" in markdown
     csv = pd.read_csv(work / "reports" / "table2.csv")

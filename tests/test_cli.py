@@ -495,7 +495,7 @@ def test_lossy_output_warns_and_lossless_formats_keep_known_pixels(tmp_path):
 
 
 def test_the_command_answers_without_loading_the_heavy_libraries():
-    """`--help`, `--version` and usage errors must not wait for torch (benchmarks/startup.py
+    """`--help`, `--version` and usage errors must not wait for torch (profiling/startup.py
     measures the time; this checks the cause)."""
     heavy = ("torch", "scipy", "cv2", "skimage", "pandas", "tqdm", "fastapi", "lpips")
     probe = ("import sys, inpaint.api.cli; "

@@ -53,7 +53,7 @@ up to 4 for 1.5x the band). tests/test_blending.py checks it on 256 x 256.
 Memory stays bounded on large photos: residuals and block sums are formed in strips of rows,
 neighbours are found by binary search in the sorted unknown indices (no H x W index image),
 the coarse field is kept in float32, and the upsampled field is evaluated only for the pixels
-that need it, strip by strip. See benchmarks/README.md for time and memory on 24 MP photos.
+that need it, strip by strip. See profiling/README.md for time and memory on 24 MP photos.
 """
 from __future__ import annotations
 

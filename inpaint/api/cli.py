@@ -9,7 +9,7 @@ a failure never leaves a partial file.
 
 The command answers `--help`, `--version` and usage errors at once: this module and what it
 imports at the top (the method registry, `Inpainter`'s module) load no torch, scipy or OpenCV;
-those load when a method is built (benchmarks/startup.py measures it).
+those load when a method is built (profiling/startup.py measures it).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """One module per trained model, each holding how it is built, stepped and validated (`base`
 has what they share and the driver `train`), and `untrained`, which builds any stage's trainer
-with untrained networks for the speed and FLOP benchmarks."""
+with untrained networks for the speed and FLOP probes (profiling/)."""
 from __future__ import annotations
 
 from pathlib import Path

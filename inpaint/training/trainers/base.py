@@ -5,7 +5,7 @@ saved in checkpoints), its optimisers, how a global batch is drawn (`draw`), one
 step (`step`) and its validation (`validate`). `train` runs it epoch by epoch with exact
 resume (`checkpoints/<stage>.pt`), the per-epoch log for `dvc plots` and early stopping. The
 stage scripts only read params, build a trainer, call `train` and write the outputs; the
-benchmarks build the same trainers to time their steps.
+profiling scripts build the same trainers to time their steps.
 """
 from __future__ import annotations
 

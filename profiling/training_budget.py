@@ -12,9 +12,9 @@ Stages that stop early (train_gan, train_inversion) may train fewer epochs than 
 allow: `--trained` counts the epochs they did train (metrics/<stage>.json, `epochs_trained`),
 so that a trained run's budget is what it spent.
 
-    OMP_NUM_THREADS=1 python benchmarks/training_budget.py     # counts data/prepared/train.npy
-    OMP_NUM_THREADS=1 python benchmarks/training_budget.py --train-images 4500
-    OMP_NUM_THREADS=1 python benchmarks/training_budget.py --trained   # after `dvc repro`
+    OMP_NUM_THREADS=1 python profiling/training_budget.py     # counts data/prepared/train.npy
+    OMP_NUM_THREADS=1 python profiling/training_budget.py --train-images 4500
+    OMP_NUM_THREADS=1 python profiling/training_budget.py --trained   # after `dvc repro`
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ bucket, scored as `stages/diagnose.py` scores them (with its `seam_width`). Vali
 images only, never the test images: it is for choosing settings. Run it from a repository
 whose `train_inversion` and `metric_weights` stages have run.
 
-    OMP_NUM_THREADS=1 python benchmarks/refine_probe.py --steps 0 20 100
+    OMP_NUM_THREADS=1 python profiling/refine_probe.py --steps 0 20 100
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ before the first blend, and the growth over the resident set at that moment is p
 The last column is the mean absolute error over the hole against the image, blended and (in
 brackets) pasted: the blend removes the colour offset, what is left is the fill's noise.
 
-    OMP_NUM_THREADS=1 python benchmarks/blend_large.py
+    OMP_NUM_THREADS=1 python profiling/blend_large.py
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ image against the truth, means over the pairs and the paired 95% bootstrap inter
 `fullres - lowres`. Run it from a repository whose `masks`, `metric_weights` and
 `train_inversion` stages ran on a folder of real images:
 
-    OMP_NUM_THREADS=1 python benchmarks/upscale_blend.py --size 256 --pairs-per-bucket 20
+    OMP_NUM_THREADS=1 python profiling/upscale_blend.py --size 256 --pairs-per-bucket 20
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import numpy as np
 from inpaint.api.blending import blend
 from inpaint.api.inpainter import Inpainter, _downscale, _SquareGeometry, _upscale
 from inpaint.evaluation.metrics import MetricContext, calc_metric
-from upsample import interval, pairs_at  # benchmarks/ is on the path: scripts run by path
+from upsample import interval, pairs_at  # profiling/ is on the path: scripts run by path
 
 
 def fullres(inpainter: Inpainter, image: np.ndarray, hole: np.ndarray) -> np.ndarray:

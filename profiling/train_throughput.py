@@ -5,7 +5,7 @@ on the device of INPAINT_DEVICE (default: CUDA when available). Also the share o
 wall time spent assembling the batch from the memory-mapped uint8 arrays (reading rows,
 uint8 -> float, masks): if small, data loading is not the bottleneck.
 
-    OMP_NUM_THREADS=1 python benchmarks/train_throughput.py --resolutions 64 128
+    OMP_NUM_THREADS=1 python profiling/train_throughput.py --resolutions 64 128
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ these costs imply, beside nothing of the methods' own inference (`metrics/timing
 that). Run it from a repository whose `prepare`, `masks` and `metric_weights` stages have
 run, with the threads the stage gets:
 
-    OMP_NUM_THREADS=2 python benchmarks/metric_cost.py --images 200 --runs 3
+    OMP_NUM_THREADS=2 python profiling/metric_cost.py --images 200 --runs 3
 """
 from __future__ import annotations
 

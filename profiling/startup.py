@@ -6,7 +6,7 @@ Each command runs --runs times as a fresh process (the installed console script,
 calls it); prints the median and the fastest wall time. The bare interpreter's start is the
 first line.
 
-    python benchmarks/startup.py --runs 7
+    python profiling/startup.py --runs 7
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ pairs, per hole-ratio bucket, and the paired 95% bootstrap interval of `cra - bi
 reports it on held-out faces. Run it from a repository whose `masks`, `metric_weights` and
 training stages ran on a folder of real images (at least 256 px):
 
-    OMP_NUM_THREADS=1 python benchmarks/upsample.py --split val --methods ours pconv
+    OMP_NUM_THREADS=1 python profiling/upsample.py --split val --methods ours pconv
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ widths), for planning GPU runs. Each stage is measured in a fresh process, on th
 peak resident memory minus the process's resident memory before the networks were built.
 On a GPU the figure is close to torch.cuda.max_memory_allocated plus the CUDA context.
 
-    OMP_NUM_THREADS=2 python benchmarks/paper_scale_memory.py --resolution 512 1024
+    OMP_NUM_THREADS=2 python profiling/paper_scale_memory.py --resolution 512 1024
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ benchmark's row of the same entry, and the outputs pixel for pixel.
 Run it from a repository whose `benchmark` stage has scored `--method` (models/, data/ and
 models/metric_weights beside it):
 
-    OMP_NUM_THREADS=1 python benchmarks/cli_matches_benchmark.py --method ours --blend poisson
+    OMP_NUM_THREADS=1 python profiling/cli_matches_benchmark.py --method ours --blend poisson
 """
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ JSON line: the settings, wall seconds, the mean training loss of the last 25 ste
 validation L1 of the raw output on the first `--pairs` validation pairs of every bucket. Run it from
 a repository whose `prepare` and `masks` stages have run.
 
-    OMP_NUM_THREADS=1 python benchmarks/baseline_probe.py --method gatedconv --width 4
-    OMP_NUM_THREADS=1 python benchmarks/baseline_probe.py --method gatedconv --width 8
-    OMP_NUM_THREADS=1 python benchmarks/baseline_probe.py --method gatedconv --gan-weight 0
+    OMP_NUM_THREADS=1 python profiling/baseline_probe.py --method gatedconv --width 4
+    OMP_NUM_THREADS=1 python profiling/baseline_probe.py --method gatedconv --width 8
+    OMP_NUM_THREADS=1 python profiling/baseline_probe.py --method gatedconv --gan-weight 0
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ the median over --runs rounds per method (request time, the inference time the s
 reports, and the request's CPU time, which other jobs on a shared machine do not inflate)
 and of a whole round. Methods whose model is missing are listed and left out.
 
-    OMP_NUM_THREADS=1 python benchmarks/serve_latency.py --models-dir models
+    OMP_NUM_THREADS=1 python profiling/serve_latency.py --models-dir models
 """
 from __future__ import annotations
 

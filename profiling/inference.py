@@ -10,7 +10,7 @@ Peak memory: the process's peak resident set while the method is built and run (
 the peak through /proc/self/clear_refs), and its growth over the resident set before; on CUDA
 also torch.cuda.max_memory_allocated.
 
-    OMP_NUM_THREADS=1 python benchmarks/inference.py --model models/inpainter
+    OMP_NUM_THREADS=1 python profiling/inference.py --model models/inpainter
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ Prints, at one resolution (params.yaml's widths and batch sizes):
 - where the time of one training step goes: a torch.profiler profile of the step's compute,
   its self time grouped by kind of operation, and the top operations of one stage.
 
-    OMP_NUM_THREADS=1 python benchmarks/compute_limit.py --resolution 64
+    OMP_NUM_THREADS=1 python profiling/compute_limit.py --resolution 64
 """
 from __future__ import annotations
 

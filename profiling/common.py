@@ -1,4 +1,4 @@
-"""What the training benchmarks share: synthetic data at a chosen resolution, and the timing
+"""What the training probes share: synthetic data at a chosen resolution, and the timing
 of a training stage's step. The steps themselves are the library's trainers
 (`inpaint.training.trainers.untrained`), built from the repository's params.yaml."""
 from __future__ import annotations

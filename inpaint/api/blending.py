@@ -54,12 +54,24 @@ Memory stays bounded on large photos: residuals and block sums are formed in str
 neighbours are found by binary search in the sorted unknown indices (no H x W index image),
 the coarse field is kept in float32, and the upsampled field is evaluated only for the pixels
 that need it, strip by strip. See profiling/README.md for time and memory on 24 MP photos.
+
+Where the holes are. Each hole's correction depends only on its own pixels and the known
+pixels around it, so `blend_regions` solves each rectangle of `BlendRegions` (the holes'
+bounding boxes with the context the solve reads, `inpaint.api.regions`) on its own and copies
+the rest of the photo. It decides between the exact and the coarse path, and the block size f,
+from all the holes together, and puts the rectangles' edges on the f x f block grid of the
+whole photo, with a margin of (BAND_CELLS + 1) f + 1 pixels: so every block, band and boundary
+value is the one the whole-photo solve uses, and the result is the same up to the band's
+solver (SuperLU where a rectangle's band is small enough, cg otherwise: 0.005 grey levels).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+
+from inpaint.api.regions import Rect, hole_regions
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -120,6 +132,15 @@ def poisson_blend(image: np.ndarray, known: np.ndarray, fill: np.ndarray,
         return poisson_blend(image[..., None], known, fill[..., None], max_unknowns,
                              stats)[..., 0]
     known = known.astype(bool)
+    n_hole = known.size - int(np.count_nonzero(known))
+    factor = 1 if n_hole <= max_unknowns else _coarse_factor(known, n_hole, max_unknowns)
+    return _poisson_solve(image, known, fill, factor, max_unknowns, stats)
+
+
+def _poisson_solve(image: np.ndarray, known: np.ndarray, fill: np.ndarray, factor: int,
+                   max_unknowns: int, stats: dict) -> np.ndarray:
+    """`poisson_blend` of an H x W x C image with a boolean known-mask: exact for `factor` 1,
+    else coarse-to-fine on f x f blocks anchored at the image's corner."""
     hole = ~known
     n_hole = int(np.count_nonzero(hole))
     if n_hole == 0:
@@ -142,14 +163,13 @@ def poisson_blend(image: np.ndarray, known: np.ndarray, fill: np.ndarray,
             values = np.clip(np.rint(values), limits.min, limits.max)
         out_flat[idx] = values
 
-    if n_hole <= max_unknowns:
+    if factor == 1:
         idx, matrix, rhs = _laplace_system(hole, residual)
         write(idx, _splu_solve(matrix, rhs))
         stats.update(band_unknowns=idx.size, band_solver="splu")
         return out
 
-    factor, coarse, coarse_unknowns = _coarse_correction(image, known, fill, n_hole,
-                                                         max_unknowns)
+    coarse, coarse_unknowns = _coarse_correction(image, known, fill, factor)
     upsample = _Upsampler(coarse, factor, height, width)
     reach = BAND_CELLS * factor
     import cv2  # OpenCV and scipy load on the first Poisson blend: `inpaint --help` stays quick
@@ -179,6 +199,46 @@ def poisson_blend(image: np.ndarray, known: np.ndarray, fill: np.ndarray,
         write(idx, _cg_solve(matrix, rhs, upsample.at(idx)))
     stats.update(factor=factor, coarse_unknowns=coarse_unknowns, band_unknowns=idx.size,
                  band_solver=solver)
+    return out
+
+
+@dataclass(frozen=True)
+class BlendRegions:
+    """Where `blend_regions` works on one photo: rectangles that hold whole holes with the
+    context the blend reads, and the coarse block size of the Poisson solve (1: exact)."""
+    rects: list[Rect]
+    factor: int
+
+
+def regions_to_blend(hole: np.ndarray, mode: str,
+                     max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -> BlendRegions:
+    """The rectangles of the H x W photo with boolean `hole` mask that blend `mode` reads and
+    writes: each hole's bounding box, for 'paste'; for 'poisson', with the margin and block
+    grid of the whole photo's solve (module docstring)."""
+    if mode not in BLEND_MODES:
+        raise ValueError(f"unknown blend mode {mode!r}; valid modes: {', '.join(BLEND_MODES)}")
+    if mode == "paste":
+        return BlendRegions(hole_regions(hole, margin=0), 1)
+    n_hole = int(np.count_nonzero(hole))
+    factor = 1 if n_hole <= max_unknowns else _coarse_factor(~hole, n_hole, max_unknowns)
+    margin = (BAND_CELLS + 1) * factor + 1  # the band's reach, one block and the boundary
+    return BlendRegions(hole_regions(hole, margin, align=factor), factor)
+
+
+def blend_regions(image: np.ndarray, hole: np.ndarray, fills: list[np.ndarray],
+                  regions: BlendRegions, mode: str,
+                  max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -> np.ndarray:
+    """`blend` of one image (H x W x C) whose fill is given only in `regions`
+    (`regions_to_blend`), one array per rectangle: the same result, with everything outside
+    the rectangles copied from the image."""
+    out = image.copy()
+    for (rows, cols), fill in zip(regions.rects, fills):
+        known = ~hole[rows, cols]
+        if mode == "paste":
+            out[rows, cols] = np.where(known[..., None], image[rows, cols], fill)
+        else:
+            out[rows, cols] = _poisson_solve(image[rows, cols], known, fill, regions.factor,
+                                             max_unknowns, {})
     return out
 
 
@@ -253,21 +313,23 @@ def _cg_solve(matrix: sp.csc_matrix, rhs: np.ndarray, start: np.ndarray) -> np.n
     return solution
 
 
-def _coarse_correction(image: np.ndarray, known: np.ndarray, fill: np.ndarray, n_hole: int,
-                       max_unknowns: int) -> tuple[int, np.ndarray, int]:
-    """The block size f, the harmonic correction on the f x f block grid (Hc x Wc x C,
-    float32) and the number of coarse unknowns.
-
-    f is the smallest factor (>= 2) whose grid has at most `max_unknowns` all-hole blocks.
-    Blocks with a known pixel hold the mean residual over their known pixels; all-hole blocks
-    are solved.
-    """
+def _coarse_factor(known: np.ndarray, n_hole: int, max_unknowns: int) -> int:
+    """The block size f of the coarse path: the smallest (>= 2) whose grid has at most
+    `max_unknowns` all-hole blocks."""
     factor = max(2, int(np.ceil(np.sqrt(n_hole / max_unknowns))))
-    while True:
-        counts = _block_sums(lambda rows: known[rows], known.shape, factor, np.int32)
-        if np.count_nonzero(counts == 0) <= max_unknowns:
-            break
+    while np.count_nonzero(_block_sums(lambda rows: known[rows], known.shape, factor,
+                                       np.int32) == 0) > max_unknowns:
         factor += 1
+    return factor
+
+
+def _coarse_correction(image: np.ndarray, known: np.ndarray, fill: np.ndarray,
+                       factor: int) -> tuple[np.ndarray, int]:
+    """The harmonic correction on the f x f block grid (Hc x Wc x C, float32) and the number
+    of coarse unknowns. Blocks with a known pixel hold the mean residual over their known
+    pixels; all-hole blocks are solved.
+    """
+    counts = _block_sums(lambda rows: known[rows], known.shape, factor, np.int32)
 
     def masked_residual(rows: slice) -> np.ndarray:
         residual = image[rows].astype(np.float32) - fill[rows]
@@ -278,7 +340,7 @@ def _coarse_correction(image: np.ndarray, known: np.ndarray, fill: np.ndarray, n
     coarse_flat = coarse.reshape(-1, coarse.shape[2])
     idx, matrix, rhs = _laplace_system(counts == 0, lambda q: coarse_flat[q])
     coarse_flat[idx] = _splu_solve(matrix, rhs)
-    return factor, coarse, idx.size
+    return coarse, idx.size
 
 
 def _block_sums(rows_of: Callable[[slice], np.ndarray], shape: tuple[int, int], factor: int,

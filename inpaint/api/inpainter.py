@@ -38,7 +38,8 @@ import numpy as np
 from PIL import Image
 
 from inpaint.api import methods
-from inpaint.api.blending import BLEND_MODES, blend, composite
+from inpaint.api.blending import (BLEND_MODES, BlendRegions, blend_regions, composite,
+                                   regions_to_blend)
 from inpaint.device import get_device
 from inpaint.data.images import to_rgb
 from inpaint.api.methods import InpaintFn
@@ -247,13 +248,16 @@ def _downscale(rgb: np.ndarray, known: np.ndarray, geometry: _SquareGeometry,
 
 
 def _upscale(composite: np.ndarray, rgb: np.ndarray, known: np.ndarray,
-             geometry: _SquareGeometry, mode: str) -> np.ndarray:
-    """The model-resolution composite back to the image's own size (H x W x 3 uint8), by
-    upsampler `mode` (`inpaint.api.upsampling`), which may take detail from the photo `rgb`'s
-    known pixels (`known`)."""
-    from inpaint.api.upsampling import upsample
-    square = upsample(composite, geometry.to_square(rgb), geometry.to_square(known), mode)
-    return geometry.from_square(square)
+             geometry: _SquareGeometry, mode: str, regions: BlendRegions) -> list[np.ndarray]:
+    """The model-resolution composite at the image's own size (h x w x 3 uint8) in each
+    rectangle of `regions`, by upsampler `mode` (`inpaint.api.upsampling`), which may take
+    detail from the photo `rgb`'s known pixels (`known`)."""
+    from inpaint.api.upsampling import upsample_regions
+    (top, _), (left, _) = geometry.pads
+    in_square = [(slice(rows.start + top, rows.stop + top),
+                  slice(cols.start + left, cols.stop + left)) for rows, cols in regions.rects]
+    return upsample_regions(composite, geometry.to_square(rgb), geometry.to_square(known),
+                            in_square, mode)
 
 
 def _fill_values(fill_rgb: np.ndarray, layers: _Layers) -> np.ndarray:
@@ -371,23 +375,27 @@ class Inpainter:
             _warn_extremes(hole, mask, label)
             jobs.append((layers, hole))
         todo = [i for i, (_, hole) in enumerate(jobs) if hole.any()]
-        fills: dict[int, np.ndarray] = {}
+        regions = {i: regions_to_blend(jobs[i][1], self.blend) for i in todo}
+        fills: dict[int, list[np.ndarray]] = {}
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
-            fills.update(zip(chunk, self._fill([jobs[i] for i in chunk])))
+            fills.update(zip(chunk, self._fill([jobs[i] for i in chunk],
+                                               [regions[i] for i in chunk])))
         results = []
         for i, (layers, hole) in enumerate(jobs):
             colour = layers.colour
             if i in fills:
-                colour = blend(colour[None], (~hole)[None], _fill_values(fills[i], layers)[None],
-                               self.blend)[0]
+                colour = blend_regions(colour, hole, [_fill_values(f, layers) for f in fills[i]],
+                                       regions[i], self.blend)
             result = _join(layers, colour)
             results.append(np.array(result) if isinstance(images[i], np.ndarray) else result)
         return results
 
-    def _fill(self, jobs: list[tuple[_Layers, np.ndarray]]) -> list[np.ndarray]:
-        """The method's fill of each image, composited with `self.blend`, as H x W x 3 uint8 at
-        the image's own size.
+    def _fill(self, jobs: list[tuple[_Layers, np.ndarray]],
+              regions: list[BlendRegions]) -> list[list[np.ndarray]]:
+        """The method's fill of each image, composited with `self.blend`, as h x w x 3 uint8 at
+        the image's own size in each rectangle of the image's `regions` (the rest of the
+        image is not built: only its holes and their context change).
 
         The raw output is composited by `blending.composite` at the resolution the method ran
         at, exactly as the benchmark scores `<method>+<blend>`: so at the model's resolution
@@ -398,9 +406,10 @@ class Inpainter:
         """
         if self.resolution is None:  # no model: the method works at the image's own size
             fills = []
-            for layers, hole in jobs:
+            for (layers, hole), where in zip(jobs, regions):
                 image, known = layers.model_rgb[None], (~hole)[None].astype(np.uint8)
-                fills.append(composite(image, known, self.fill(image, known), self.blend)[0])
+                fill = composite(image, known, self.fill(image, known), self.blend)[0]
+                fills.append([fill[rect] for rect in where.rects])
             return fills
         geometries = [_SquareGeometry(*hole.shape) for _, hole in jobs]
         small = [_downscale(layers.model_rgb, ~hole, geometry, self.resolution)
@@ -408,8 +417,9 @@ class Inpainter:
         images = np.stack([rgb for rgb, _ in small])
         known = np.stack([k for _, k in small]).astype(np.uint8)
         composites = composite(images, known, self.fill(images, known), self.blend)
-        return [_upscale(c, layers.model_rgb, ~hole, geometry, self.upsample)
-                for c, (layers, hole), geometry in zip(composites, jobs, geometries)]
+        return [_upscale(c, layers.model_rgb, ~hole, geometry, self.upsample, where)
+                for c, (layers, hole), geometry, where in zip(composites, jobs, geometries,
+                                                               regions)]
 
 
 def cli_methods() -> list[str]:

@@ -5,16 +5,26 @@ A fill made at 64 px and resized to a 12 MP photo is a blurry patch in a sharp p
 adds the detail the low resolution lost: the high-frequency residual of the known region
 (the photo minus its own down-and-up-sampled copy) is copied into the hole, each hole cell
 taking the attention-weighted sum of the residuals of the known cells whose low-resolution
-fill looks like its own (`inpaint.baselines.attention`). HiFill takes the attention scores
+fill looks like its own (`inpaint.nn.attention`). HiFill takes the attention scores
 from its generator's features; here they come from the upsampled fill itself (its
 3 x 3-cell neighbourhoods, with each image's mean colour removed so that cosine similarity
 compares texture and shading rather than brightness), so that every method can use it.
 Known pixels are never changed: only hole pixels receive the aggregated residual.
+
+Where the holes are. Only the rectangles that hold the holes (`inpaint.api.regions`) are
+built: the attention scores need every cell's mean fill and every known cell's residual, so
+those are read from the whole photo strip by strip (one strip of cells at a time, in float),
+but the residual is aggregated only into the cells the rectangles touch, and only the
+rectangles' pixels are returned. The result equals aggregating over the whole photo, as HiFill
+does, up to float rounding (tests/test_regions.py); a 24 MP photo with two holes aggregates
+into a few dozen of the 1024 cells instead of all of them.
 """
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+
+from inpaint.api.regions import Rect, hole_regions
 
 UPSAMPLERS = ("cra", "bicubic")
 DEFAULT_UPSAMPLER = "cra"  # measured: docs/cli.md#upsampling
@@ -34,37 +44,121 @@ def upsample(fill: np.ndarray, image: np.ndarray, known: np.ndarray, mode: str,
     'bicubic' resizes the fill; 'cra' adds the aggregated residual of the known region to it
     in the hole (`cells` x `cells` attention grid). Known pixels are the resized fill's in
     both: the caller blends the result into the photo's known pixels."""
+    rects = hole_regions(~known, margin=0)
+    crops = upsample_regions(fill, image, known, rects, mode, cells)
+    out = resize(fill, image.shape[0]).copy()  # PIL's array is read-only
+    for rect, crop in zip(rects, crops):
+        out[rect] = crop
+    return out
+
+
+def upsample_regions(fill: np.ndarray, image: np.ndarray, known: np.ndarray,
+                     rects: list[Rect], mode: str, cells: int = CELLS_PER_SIDE
+                     ) -> list[np.ndarray]:
+    """`upsample`'s result in each rectangle of `rects` (row and column slices of the square
+    photo), without building it elsewhere: one h x w x 3 uint8 array per rectangle."""
     if mode not in UPSAMPLERS:
         raise ValueError(f"upsample={mode!r}: expected one of {', '.join(UPSAMPLERS)}")
     side = image.shape[0]
     blurry = resize(fill, side)
     if mode == "bicubic" or side <= fill.shape[0] or known.all() or not known.any():
-        return blurry
-    return _cra(blurry, image, known, fill.shape[0], cells)
+        return [blurry[rect] for rect in rects]
+    return _cra(blurry, image, known, fill.shape[0], cells, rects)
 
 
-def _cra(blurry: np.ndarray, image: np.ndarray, known: np.ndarray, low: int,
-         cells: int) -> np.ndarray:
-    """`blurry` plus, in the hole, the known region's residual aggregated by attention."""
+def _cra(blurry: np.ndarray, image: np.ndarray, known: np.ndarray, low: int, cells: int,
+         rects: list[Rect]) -> list[np.ndarray]:
+    """`blurry` plus, in the hole, the known region's residual aggregated by attention, in
+    each rectangle. The photo is padded to whole cells by repeating its last row and column."""
     import torch  # here: the `inpaint` command imports this module and must start quickly
-    import torch.nn.functional as F
 
-    from inpaint.baselines.attention import attention_scores, known_cells, transfer
-    side = image.shape[0]
-    cell = -(-side // cells)  # pad the photo to whole cells, repeating its border
-    pad = cell * cells - side
-    # the detail the model's resolution cannot hold: the photo minus its low-resolution copy
-    residual = image.astype(np.float32) - resize(resize(image, low), side)
+    from inpaint.nn.attention import attention_scores
+    grid = _CellGrid(image.shape[0], cells)
+    hole = ~known
+    features = grid.means(blurry)
+    features -= features.mean((0, 1))
+    source = grid.means(hole.view(np.uint8)) == 0  # cells without a hole pixel
+    scores = attention_scores(torch.from_numpy(features).permute(2, 0, 1)[None],
+                              torch.from_numpy(source.astype(np.float32))[None, None])[0]
+    targets = np.flatnonzero(grid.touched(rects) & ~source.ravel())
+    detail = grid.aggregate(image, resize(resize(image, low), image.shape[0]),
+                            scores[torch.from_numpy(targets)].numpy(), source.ravel())
+    crops = []
+    for rows, cols in rects:
+        crop = blurry[rows, cols].astype(np.float32)
+        for target, cell_detail in zip(targets, detail):
+            inside = grid.overlap(target, rows, cols)
+            if inside is not None:
+                (in_crop, in_cell) = inside
+                crop[in_crop] += cell_detail[in_cell] * hole[rows, cols][in_crop][..., None]
+        crops.append(np.clip(np.rint(crop), 0, 255).astype(np.uint8))
+    return crops
 
-    def padded(array: np.ndarray) -> torch.Tensor:
-        tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-        tensor = tensor.permute(2, 0, 1)[None] if tensor.ndim == 3 else tensor[None, None]
-        return F.pad(tensor, (0, pad, 0, pad), mode="replicate")
 
-    known_t, residual_t = padded(known), padded(residual)
-    features = F.adaptive_avg_pool2d(padded(blurry), cells)
-    features = features - features.mean((2, 3), keepdim=True)
-    scores = attention_scores(features, known_cells(known_t, (cells, cells)))
-    borrowed = transfer(residual_t * known_t, scores, (cells, cells))
-    detail = (borrowed * (1 - known_t))[0, :, :side, :side].permute(1, 2, 0).numpy()
-    return np.clip(np.rint(blurry + detail), 0, 255).astype(np.uint8)
+class _CellGrid:
+    """A square photo of side S cut into `cells` x `cells` cells of side ceil(S / cells),
+    the photo's last row and column repeated to fill the last cells (as `F.pad` 'replicate'
+    would), read strip by strip so that no float copy of the whole photo is made."""
+
+    def __init__(self, side: int, cells: int):
+        self.side, self.cells = side, cells
+        self.cell = -(-side // cells)
+
+    def _rows(self, index: int) -> np.ndarray:
+        """The photo rows (or columns) that make up padded row strip `index`."""
+        return np.minimum(np.arange(index * self.cell, (index + 1) * self.cell), self.side - 1)
+
+    def means(self, array: np.ndarray) -> np.ndarray:
+        """cells x cells x C (or cells x cells) float32 means of an S x S (x C) array."""
+        sums = np.stack([_run_sums(array[self._rows(i)].sum(0, dtype=np.float64), self.cell,
+                                   self.cells)
+                         for i in range(self.cells)])
+        return (sums / self.cell ** 2).astype(np.float32)
+
+    def touched(self, rects: list[Rect]) -> np.ndarray:
+        """cells * cells booleans (row-major): the cells that some rectangle overlaps."""
+        touched = np.zeros((self.cells, self.cells), bool)
+        for rows, cols in rects:
+            touched[rows.start // self.cell:-(-rows.stop // self.cell),
+                    cols.start // self.cell:-(-cols.stop // self.cell)] = True
+        return touched.ravel()
+
+    def overlap(self, index: int, rows: slice, cols: slice
+                ) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
+        """Where cell `index` (row-major) and the rectangle overlap, as slices of the
+        rectangle and of the cell; None if they do not."""
+        top, left = np.multiply(divmod(index, self.cells), self.cell)
+        spans = []
+        for start, stop, origin in ((rows.start, rows.stop, top), (cols.start, cols.stop, left)):
+            low, high = max(start, origin), min(stop, origin + self.cell)
+            if low >= high:
+                return None
+            spans.append((slice(low - start, high - start), slice(low - origin, high - origin)))
+        return (spans[0][0], spans[1][0]), (spans[0][1], spans[1][1])
+
+    def aggregate(self, image: np.ndarray, blurred: np.ndarray, scores: np.ndarray,
+                  source: np.ndarray) -> np.ndarray:
+        """n x cell x cell x C: for each row of `scores` (n x cells * cells), the score-weighted
+        sum over the `source` cells of the residual `image - blurred` (both S x S x C uint8),
+        one strip of cells at a time."""
+        size = self.cell * self.cell * image.shape[2]
+        mixed = np.zeros((len(scores), size), np.float32)
+        columns = np.arange(self.cells * self.cell).reshape(self.cells, self.cell)
+        for strip in range(self.cells):
+            sources = np.flatnonzero(source[strip * self.cells:(strip + 1) * self.cells])
+            if sources.size == 0 or len(scores) == 0:
+                continue
+            rows = self._rows(strip)[:, None]
+            cols = np.minimum(columns[sources].ravel(), self.side - 1)[None]
+            residual = image[rows, cols].astype(np.float32) - blurred[rows, cols]
+            patches = residual.reshape(self.cell, sources.size, self.cell, -1).swapaxes(0, 1)
+            mixed += scores[:, strip * self.cells + sources] @ patches.reshape(sources.size,
+                                                                                 size)
+        return mixed.reshape(len(scores), self.cell, self.cell, image.shape[2])
+
+
+def _run_sums(values: np.ndarray, run: int, runs: int) -> np.ndarray:
+    """Sums over `runs` runs of `run` entries along the first axis of `values` (length S),
+    repeating its last entry to fill runs * run."""
+    padded = np.concatenate([values, np.repeat(values[-1:], runs * run - len(values), 0)])
+    return padded.reshape(runs, run, *values.shape[1:]).sum(1)

@@ -105,7 +105,9 @@ def _split(image: Image.Image) -> _Layers:
         colour = np.asarray(image.convert("RGB"))
     else:  # L, LA, I;16
         colour = np.asarray(image.getchannel(0) if image.mode == "LA" else image)[..., None]
-    return _Layers(np.asarray(to_rgb(image)), colour, alpha)
+    # an RGB photo's colour is what the model sees: one array, not two of the photo's size
+    model_rgb = colour if image.mode in ("RGB", "RGBA") else np.asarray(to_rgb(image))
+    return _Layers(model_rgb, colour, alpha)
 
 
 def _join(layers: _Layers, colour: np.ndarray) -> Image.Image:

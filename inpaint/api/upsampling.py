@@ -63,36 +63,35 @@ def upsample_regions(fill: np.ndarray, image: np.ndarray, known: np.ndarray,
     blurry = resize(fill, side)
     if mode == "bicubic" or side <= fill.shape[0] or known.all() or not known.any():
         return [blurry[rect] for rect in rects]
-    return _cra(blurry, image, known, fill.shape[0], cells, rects)
+    grid = _CellGrid(side, cells)
+    features = grid.means(blurry)
+    crops = [blurry[rect].astype(np.float32) for rect in rects]
+    del blurry  # before the residual's full-size copies: the peak of a large photo
+    return _cra(crops, features, grid, image, known, fill.shape[0], rects)
 
 
-def _cra(blurry: np.ndarray, image: np.ndarray, known: np.ndarray, low: int, cells: int,
-         rects: list[Rect]) -> list[np.ndarray]:
-    """`blurry` plus, in the hole, the known region's residual aggregated by attention, in
-    each rectangle. The photo is padded to whole cells by repeating its last row and column."""
+def _cra(crops: list[np.ndarray], features: np.ndarray, grid: _CellGrid, image: np.ndarray,
+         known: np.ndarray, low: int, rects: list[Rect]) -> list[np.ndarray]:
+    """The bicubic fill's `crops` (float) plus, in the hole, the known region's residual
+    aggregated by attention; `features` are the fill's cell means."""
     import torch  # here: the `inpaint` command imports this module and must start quickly
 
     from inpaint.nn.attention import attention_scores
-    grid = _CellGrid(image.shape[0], cells)
-    hole = ~known
-    features = grid.means(blurry)
     features -= features.mean((0, 1))
-    source = grid.means(hole.view(np.uint8)) == 0  # cells without a hole pixel
+    source = grid.means(known.view(np.uint8)) == 1  # cells without a hole pixel
     scores = attention_scores(torch.from_numpy(features).permute(2, 0, 1)[None],
                               torch.from_numpy(source.astype(np.float32))[None, None])[0]
     targets = np.flatnonzero(grid.touched(rects) & ~source.ravel())
     detail = grid.aggregate(image, resize(resize(image, low), image.shape[0]),
                             scores[torch.from_numpy(targets)].numpy(), source.ravel())
-    crops = []
-    for rows, cols in rects:
-        crop = blurry[rows, cols].astype(np.float32)
+    for crop, (rows, cols) in zip(crops, rects):
         for target, cell_detail in zip(targets, detail):
             inside = grid.overlap(target, rows, cols)
             if inside is not None:
                 (in_crop, in_cell) = inside
-                crop[in_crop] += cell_detail[in_cell] * hole[rows, cols][in_crop][..., None]
-        crops.append(np.clip(np.rint(crop), 0, 255).astype(np.uint8))
-    return crops
+                hole = ~known[rows, cols][in_crop]
+                crop[in_crop] += cell_detail[in_cell] * hole[..., None]
+    return [np.clip(np.rint(crop), 0, 255).astype(np.uint8) for crop in crops]
 
 
 class _CellGrid:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import yaml
 
 PARAMS_FILE = "params.yaml"
+PIPELINE_FILE = "dvc.yaml"
 RESOLUTIONS = (32, 64, 128, 256, 512, 1024)
 
 
@@ -371,3 +372,12 @@ SECTIONS = {"data": DataParams, "masks": MaskParams, "ae": AutoencoderParams, "g
             "diagnosis": DiagnosisParams, "report": ReportParams, "pconv": PConvParams,
             "gatedconv": GatedConvParams, "comodgan": CoModGanParams, "hifill": HiFillParams,
             "lama": LamaParams}  # params.yaml's sections, in its order
+
+
+def training_sections(pipeline_file: str | Path = PIPELINE_FILE) -> list[str]:
+    """The params sections of the training stages (those named `train_*` in dvc.yaml): what
+    the replicate seed of `inpaint.recipe --seed` sets."""
+    stages = yaml.safe_load(Path(pipeline_file).read_text())["stages"]
+    sections = [p for name, stage in stages.items() if name.startswith("train_")
+                for p in stage.get("params", []) if isinstance(p, str) and "." not in p]
+    return list(dict.fromkeys(sections))

@@ -1,0 +1,351 @@
+"""The seed study: every learned method trained with several replicate seeds, and verdicts
+whose intervals resample both the seeds and the test pairs.
+
+One training run is one draw of initialisation, data order and GAN dynamics; the paired
+intervals of the `report` stage resample test pairs only. A seed's record
+(`python -m inpaint.evaluation.study record --seed N`, after `make celebahq64 SEED=N`) keeps
+what the verdicts need, a few hundred kB, under reports/seeds/seed<N>/:
+
+- `params.yaml`: the params the run used; `run.json`: commit, date, CPU, kernel pinning;
+- `metrics/`: every stage's metrics, `benchmark.json` (each entry's scores per bucket) included;
+- `scores.csv.gz`: the benchmark's per-pair scores of every entry;
+- `fid_draws.npz`: FID is a property of a set, so it cannot be resampled from per-pair
+  scores: for each set of pairs, bucket and entry, the FID of the pairs and of
+  `bootstrap_resamples` draws of them (the same draws for every entry, so differences are
+  paired), from the benchmark's Inception features.
+
+`python -m inpaint.evaluation.study report` reads every record and writes
+reports/seeds/study.md: Table 2 as seed means with their sd, and `reference` minus each
+entry per bucket with a two-level bootstrap interval (draw seeds with replacement, then for
+each drawn seed a resample of its pairs), the verdict from that interval only, and in how many
+seeds the sign held.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from inpaint.config import training_sections
+from inpaint.evaluation.compare import HIGHER_IS_BETTER, PAIR_KEYS, _fids, verdict
+from inpaint.evaluation.metrics import ALL_MASKS
+
+SEEDS = Path("reports/seeds")
+REFERENCES = ("ours+poisson", "ours_extended+poisson")
+METRICS = {"psnr": ("PSNR", 3), "ssim": ("SSIM", 3), "fid": ("FID", 2),
+           "lpips_alex": ("LPIPS", 3)}
+MARKS = {"better": "✓", "worse": "✗", "unclear": "≈"}
+# The systems of the paper's Table 2 and LaMa, each judged at its better compositing.
+COMPARED = ("pconv", "gatedconv", "comodgan", "hifill", "lama")
+LARGE_HOLES = ("30-40%", "40-50%", "50-60%")
+
+
+# --- recording one seed -----------------------------------------------------------------
+
+def _pair_sets(scores: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The distinct sets of pairs entries were scored on ('all'; a subset such as optim's),
+    each with the entries scored on every pair of it and the row of each pair per entry."""
+    scores = scores.assign(row=scores.groupby("method", sort=False).cumcount())
+    keyed = {m: g.set_index(PAIR_KEYS).row for m, g in scores.groupby("method", sort=False)}
+    full = max(keyed.values(), key=len).index
+    sets = {"all": full}
+    for method, rows in keyed.items():
+        if len(rows) < len(full):
+            sets.setdefault(f"subset_{len(rows)}", rows.index)
+    return {name: pd.DataFrame({m: rows.reindex(index) for m, rows in keyed.items()
+                                if rows.index.isin(index).sum() == len(index)}, index=index)
+            for name, index in sets.items()}
+
+
+def fid_draws(scores: pd.DataFrame, features: dict[str, np.ndarray], real: np.ndarray,
+              resamples: int, seed: int) -> dict[str, np.ndarray]:
+    """'{set}/{bucket}/{entry}' -> [FID of the pairs, FIDs of `resamples` draws of them]."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for set_name, rows in _pair_sets(scores).items():
+        buckets = rows.index.get_level_values("bucket")
+        for bucket in [*dict.fromkeys(buckets), ALL_MASKS]:
+            chosen = rows if bucket == ALL_MASKS else rows[buckets == bucket]
+            draws = rng.integers(0, len(chosen), size=(resamples, len(chosen)))
+            reals = real[chosen.index.get_level_values("image_index")]
+            for entry in chosen.columns:
+                point, boot = _fids(reals, features[entry][chosen[entry].to_numpy(int)], draws)
+                out[f"{set_name}/{bucket}/{entry}"] = np.concatenate([[point], boot]).astype(
+                    np.float32)
+    return out
+
+
+def _run_facts(seed: int) -> dict:
+    import os
+
+    from inpaint.arithmetic import PINNED, is_pinned
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
+    durations = Path("logs/durations.json")
+    return {"seed": seed, "recorded": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "commit": commit.stdout.strip() or None, "cpu": _cpu_name(),
+            "machine": platform.machine(), "kernels_pinned": is_pinned({**os.environ, **PINNED})
+            and os.environ.get("INPAINT_NATIVE_KERNELS") != "1",
+            "stage_seconds": json.loads(durations.read_text()) if durations.is_file() else None}
+
+
+def _cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def record_seed(seed: int, folder: Path = SEEDS, benchmark: Path = Path("data/benchmark"),
+                resamples: int = 300) -> Path:
+    """Write the record of the run in this workspace as reports/seeds/seed<N>/ (replacing an
+    older record of that seed only once the new one is complete)."""
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    trained = {params[section]["seed"] for section in training_sections()}
+    if trained != {seed}:
+        raise ValueError(f"params.yaml's training seeds are {sorted(trained)}, not {seed}: "
+                         "record the run that `--seed N` made")
+    scores = pd.read_csv(benchmark / "scores.csv")
+    feature_dir = benchmark / "features"
+    entries = list(dict.fromkeys(scores.method))
+    features = {e: np.load(feature_dir / f"{e}.npy") for e in entries}
+    draws = fid_draws(scores, features, np.load(feature_dir / "real.npy"), resamples,
+                      params["report"]["seed"])
+    final = folder / f"seed{seed}"
+    tmp = folder / f".seed{seed}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "metrics").mkdir(parents=True)
+    shutil.copy("params.yaml", tmp / "params.yaml")
+    for path in sorted(Path("metrics").glob("*.json")):
+        shutil.copy(path, tmp / "metrics" / path.name)
+    with gzip.open(tmp / "scores.csv.gz", "wt", compresslevel=9) as f:
+        scores.to_csv(f, index=False, float_format="%.6g")
+    np.savez_compressed(tmp / "fid_draws.npz", **draws)
+    (tmp / "run.json").write_text(json.dumps(_run_facts(seed), indent=1) + "\n")
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return final
+
+
+# --- reading the study ------------------------------------------------------------------
+
+def load_records(folder: Path = SEEDS) -> dict[int, dict]:
+    """{seed: {'benchmark', 'scores', 'fid'}} of every complete record under `folder`."""
+    records = {}
+    for path in sorted(folder.glob("seed*")):
+        if not (path / "run.json").is_file():
+            continue
+        seed = json.loads((path / "run.json").read_text())["seed"]
+        with np.load(path / "fid_draws.npz") as draws:
+            fid = {key: draws[key] for key in draws.files}
+        records[seed] = {"benchmark": json.loads((path / "metrics/benchmark.json").read_text()),
+                         "scores": pd.read_csv(path / "scores.csv.gz"), "fid": fid}
+    if not records:
+        raise FileNotFoundError(f"no seed records under {folder}")
+    return records
+
+
+def seed_table(records: dict[int, dict]) -> pd.DataFrame:
+    """One row per (bucket, entry, metric): the value of each seed, their mean and sd."""
+    rows = []
+    for seed, record in records.items():
+        for bucket, entries in record["benchmark"].items():
+            for entry, values in entries.items():
+                rows += [{"seed": seed, "bucket": bucket, "entry": entry, "metric": m,
+                          "value": values.get(m)} for m in METRICS]
+    frame = pd.DataFrame(rows).dropna(subset=["value"])
+    grouped = frame.groupby(["bucket", "entry", "metric"], sort=False).value
+    return pd.DataFrame({"mean": grouped.mean(), "sd": grouped.std(ddof=1),
+                         "seeds": grouped.count()}).reset_index()
+
+
+def _per_seed_differences(record: dict, reference: str, entry: str, bucket: str, metric: str,
+                          resamples: int, rng: np.random.Generator
+                          ) -> tuple[float, np.ndarray] | None:
+    """reference minus entry in one seed: on the pairs, and over `resamples` draws of them."""
+    if metric == "fid":
+        for key in record["fid"]:
+            set_name = key.split("/", 1)[0]
+            ref = record["fid"].get(f"{set_name}/{bucket}/{reference}")
+            other = record["fid"].get(f"{set_name}/{bucket}/{entry}")
+            if ref is not None and other is not None:
+                diff = ref.astype(np.float64) - other
+                return float(diff[0]), diff[1:]
+        return None
+    scores = record["scores"]
+    if bucket != ALL_MASKS:
+        scores = scores[scores.bucket == bucket]
+    paired = scores[scores.method == reference].merge(scores[scores.method == entry],
+                                                      on=PAIR_KEYS, suffixes=("_r", "_o"))
+    if paired.empty:
+        return None
+    diff = (paired[f"{metric}_r"] - paired[f"{metric}_o"]).to_numpy(np.float64)
+    draws = rng.integers(0, len(diff), size=(resamples, len(diff)))
+    return float(diff.mean()), diff[draws].mean(axis=1)
+
+
+def verdicts(records: dict[int, dict], reference: str, resamples: int = 2000,
+             confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """reference minus every other entry, per bucket and metric, with the two-level bootstrap
+    interval over seeds and pairs, its verdict, and the seeds in which the sign held."""
+    rng = np.random.default_rng(seed)
+    tail = (1 - confidence) / 2
+    any_record = next(iter(records.values()))
+    buckets = list(any_record["benchmark"])
+    entries = [e for e in any_record["benchmark"][ALL_MASKS] if e != reference]
+    rows = []
+    for entry in entries:
+        for bucket in buckets:
+            for metric in METRICS:
+                per_seed = [_per_seed_differences(r, reference, entry, bucket, metric,
+                                                  resamples, rng) for r in records.values()]
+                per_seed = [d for d in per_seed if d is not None]
+                if not per_seed:
+                    continue
+                points = np.array([p for p, _ in per_seed])
+                boots = np.stack([b[:resamples] for _, b in per_seed])
+                seeds_drawn = rng.integers(0, len(per_seed), size=(resamples, len(per_seed)))
+                draw_of_seed = rng.integers(0, boots.shape[1], size=seeds_drawn.shape)
+                two_level = boots[seeds_drawn, draw_of_seed].mean(axis=1)
+                low, high = np.quantile(two_level, [tail, 1 - tail])
+                favourable = points > 0 if HIGHER_IS_BETTER[metric] else points < 0
+                rows.append({"entry": entry, "bucket": bucket, "metric": metric,
+                             "seeds": len(per_seed), "difference": float(points.mean()),
+                             "low": float(low), "high": float(high),
+                             "verdict": verdict(low, high, HIGHER_IS_BETTER[metric]),
+                             "sign_held": int(favourable.sum())})
+    return pd.DataFrame(rows)
+
+
+def better_compositing(table: pd.DataFrame, method: str, metric: str) -> str:
+    """`method` or `method+poisson`, whichever has the better all-masks seed mean."""
+    rows = table[(table.bucket == ALL_MASKS) & (table.metric == metric)
+                 & table.entry.isin([method, f"{method}+poisson"])].set_index("entry")["mean"]
+    pick = rows.idxmax if HIGHER_IS_BETTER[metric] else rows.idxmin
+    return pick()
+
+
+# --- the report -------------------------------------------------------------------------
+
+def _mean_sd(row: pd.Series, digits: int) -> str:
+    sd = "" if row.seeds < 2 else f" ± {row.sd:.{digits}f}"
+    return f"{row['mean']:.{digits}f}{sd}"
+
+
+def table2(table: pd.DataFrame, bucket: str = ALL_MASKS) -> list[str]:
+    rows = table[table.bucket == bucket]
+    entries = list(dict.fromkeys(rows.entry))
+    lines = ["| entry | " + " | ".join(f"{name} {'↑' if HIGHER_IS_BETTER[m] else '↓'}"
+                                        for m, (name, _) in METRICS.items()) + " | seeds |",
+             "|---" * (len(METRICS) + 2) + "|"]
+    for entry in entries:
+        cells, seeds = [], 0
+        for metric, (_, digits) in METRICS.items():
+            row = rows[(rows.entry == entry) & (rows.metric == metric)]
+            cells.append(_mean_sd(row.iloc[0], digits) if len(row) else "–")
+            seeds = max(seeds, int(row.seeds.iloc[0]) if len(row) else 0)
+        lines.append(f"| {entry} | " + " | ".join(cells) + f" | {seeds} |")
+    return lines
+
+
+def verdict_table(diffs: pd.DataFrame, metric: str, entries: list[str]) -> list[str]:
+    digits = METRICS[metric][1]
+    rows = diffs[(diffs.metric == metric) & diffs.entry.isin(entries)]
+    lines = ["| mask | " + " | ".join(entries) + " |", "|---" * (len(entries) + 1) + "|"]
+    for bucket, group in rows.groupby("bucket", sort=False):
+        cells = {r.entry: f"{MARKS[r.verdict]} {r.difference:+.{digits}f} "
+                          f"[{r.low:+.{digits}f}, {r.high:+.{digits}f}] {r.sign_held}/{r.seeds}"
+                 for r in group.itertuples()}
+        lines.append(f"| {bucket} | " + " | ".join(cells.get(e, "–") for e in entries) + " |")
+    return lines
+
+
+def target(table: pd.DataFrame, diffs: pd.DataFrame, reference: str) -> list[str]:
+    """Does `reference` beat each compared system (at its better compositing) on FID and
+    LPIPS in every bucket from 30%?"""
+    lines = []
+    present = [m for m in COMPARED if {m, f"{m}+poisson"} & set(table.entry)]
+    for metric in ("fid", "lpips_alex"):
+        for method in present:
+            entry = better_compositing(table, method, metric)
+            rows = diffs[(diffs.entry == entry) & (diffs.metric == metric)
+                         & diffs.bucket.isin(LARGE_HOLES)]
+            held = (rows.verdict == "better").sum()
+            worst = rows.sort_values("high", ascending=HIGHER_IS_BETTER[metric]).iloc[-1]
+            lines.append(f"- {METRICS[metric][0]} vs `{entry}`: better in {held} of "
+                         f"{len(LARGE_HOLES)} buckets (least sure: {worst.bucket}, "
+                         f"{worst.difference:+.3f} [{worst.low:+.3f}, {worst.high:+.3f}])")
+    met = all(line.split("better in ")[1].startswith(f"{len(LARGE_HOLES)} ") for line in lines)
+    absent = [m for m in COMPARED if m not in present]
+    verdict_line = (f"**Target {'met' if met else 'not met'}** for `{reference}`"
+                    + (f" (not benchmarked: {', '.join(absent)})" if absent else "") + ":")
+    return [verdict_line, "", *lines]
+
+
+def study_report(records: dict[int, dict], resamples: int = 2000,
+                 confidence: float = 0.95) -> str:
+    table = seed_table(records)
+    seeds = sorted(records)
+    text = [f"# The seed study: {len(seeds)} seed(s) ({', '.join(map(str, seeds))})", "",
+            "Generated by `python -m inpaint.evaluation.study report` from the records in this "
+            "folder. Each cell: the mean over seeds ± their sd (sample sd; none with one seed).",
+            "", "## Table 2, all masks", "", *table2(table), ""]
+    for reference in REFERENCES:
+        if reference not in set(table.entry):
+            continue
+        diffs = verdicts(records, reference, resamples, confidence)
+        text += [f"## `{reference}` minus each entry", "",
+                 f"Each cell: the mean over seeds of the difference, its {confidence:.0%} "
+                 f"two-level bootstrap interval ({resamples} draws of seeds, then of each drawn "
+                 "seed's pairs), and in how many seeds the sign favoured the reference. "
+                 "✓ better, ✗ worse, ≈ level (the interval includes 0).", "",
+                 *target(table, diffs, reference), ""]
+        shown = [e for e in dict.fromkeys(diffs.entry) if "+" in e or e in (
+            "ours", "telea", "ns", "biharmonic")]
+        for metric in ("fid", "lpips_alex"):
+            text += [f"### {METRICS[metric][0]}", "", *verdict_table(diffs, metric, shown), ""]
+    spread = table[(table.bucket == ALL_MASKS) & table.metric.isin(["fid", "lpips_alex"])]
+    text += ["## Spread over seeds (sd of the all-masks score)", "",
+             "| entry | FID sd | LPIPS sd |", "|---|---|---|"]
+    for entry, group in spread.groupby("entry", sort=False):
+        sd = group.set_index("metric").sd
+        text.append(f"| {entry} | {sd.get('fid', np.nan):.2f} | "
+                    f"{sd.get('lpips_alex', np.nan):.4f} |")
+    return "\n".join(text) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m inpaint.evaluation.study",
+                                     description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rec = sub.add_parser("record", help="record this workspace's run as reports/seeds/seed<N>")
+    rec.add_argument("--seed", type=int, required=True)
+    rep = sub.add_parser("report", help="write reports/seeds/study.md from the records")
+    rep.add_argument("--resamples", type=int, default=2000)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "record":
+            print(f"recorded {record_seed(args.seed)}")
+        else:
+            path = SEEDS / "study.md"
+            path.write_text(study_report(load_records(), args.resamples))
+            print(f"wrote {path}")
+    except (OSError, ValueError, KeyError) as err:
+        print(f"study: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,7 +9,10 @@ export PATH := $(BIN):$(PATH)
 # with the thread count, so the pipeline targets fix it (override: make repro THREADS=2).
 THREADS ?= 1
 
-.PHONY: install repro celebahq64 test lint
+# The replicate seed of `make celebahq64`: every training stage's seed (docs/scaling.md).
+SEED ?= 0
+
+.PHONY: install repro celebahq64 study test lint
 
 install: $(STAMP)
 
@@ -21,9 +24,16 @@ $(STAMP): pyproject.toml
 repro: $(STAMP)
 	OMP_NUM_THREADS=$(THREADS) dvc repro
 
-# the real-data run of reports/celebahq64.md (needs ../shared/data), as a DVC experiment
+# the real-data run of reports/celebahq64.md (needs ../shared/data) with replicate seed SEED:
+# independent stages side by side, one thread each, then a DVC experiment and its record
+# under reports/seeds/seed$(SEED)
 celebahq64: $(STAMP)
-	OMP_NUM_THREADS=$(THREADS) python -m inpaint.recipe recipes/celebahq64.yaml
+	python -m inpaint.recipe recipes/celebahq64.yaml --seed $(SEED)
+	python -m inpaint.evaluation.study record --seed $(SEED)
+
+# reports/seeds/study.md from the committed seed records (no training)
+study: $(STAMP)
+	python -m inpaint.evaluation.study report
 
 test: $(STAMP)
 	pytest -q

@@ -133,3 +133,14 @@ def test_the_report_names_each_systems_better_compositing(records):
     assert text.startswith("# The seed study: 3 seed(s) (0, 1, 2)")
     assert "vs `lama+poisson`: better in 3 of 3 buckets" in text
     assert "| lama | " in text and " ± " in text
+
+
+def test_the_report_embeds_the_study_between_its_markers(records, tmp_path):
+    report = tmp_path / "report.md"
+    report.write_text(f"# Run\n\nwritten by hand\n\n{study.BEGIN}\nold\n{study.END}\n\n## Kept\n")
+    study.embed(report, study.study_report(records, resamples=100))
+    text = report.read_text()
+    assert text.startswith("# Run\n\nwritten by hand\n") and text.endswith("## Kept\n")
+    assert "old" not in text and "### Table 2, all masks" in text
+    with pytest.raises(ValueError, match="no '<!-- study: begin"):
+        study.embed(tmp_path / "r.md" if (tmp_path / "r.md").write_text("x") else None, "")

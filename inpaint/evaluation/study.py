@@ -41,6 +41,9 @@ from inpaint.evaluation.compare import HIGHER_IS_BETTER, PAIR_KEYS, _fids, verdi
 from inpaint.evaluation.metrics import ALL_MASKS
 
 SEEDS = Path("reports/seeds")
+REPORT = Path("reports/celebahq64.md")
+# The report's generated part lies between these lines; the rest of it is written by hand.
+BEGIN, END = "<!-- study: begin (make study writes this part) -->", "<!-- study: end -->"
 REFERENCES = ("ours+poisson", "ours_extended+poisson")
 METRICS = {"psnr": ("PSNR", 3), "ssim": ("SSIM", 3), "fid": ("FID", 2),
            "lpips_alex": ("LPIPS", 3)}
@@ -325,6 +328,20 @@ def study_report(records: dict[int, dict], resamples: int = 2000,
     return "\n".join(text) + "\n"
 
 
+def embed(report: Path, study: str) -> None:
+    """Replace the part of `report` between BEGIN and END by the study's tables (its title
+    and the line saying how it was made dropped, headings one level down)."""
+    text = report.read_text()
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{report} has no '{BEGIN}' ... '{END}' block for the study")
+    body = study.split("\n", 4)[4]  # after the title and the generated-by line
+    body = "\n".join("#" + line if line.startswith("#") else line
+                      for line in body.splitlines())
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    report.write_text(f"{head}{BEGIN}\n{body.strip()}\n{END}{tail}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m inpaint.evaluation.study",
                                      description=__doc__.splitlines()[0])
@@ -338,9 +355,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "record":
             print(f"recorded {record_seed(args.seed)}")
         else:
+            text = study_report(load_records(), args.resamples)
             path = SEEDS / "study.md"
-            path.write_text(study_report(load_records(), args.resamples))
+            path.write_text(text)
             print(f"wrote {path}")
+            if REPORT.is_file():
+                embed(REPORT, text)
+                print(f"updated the study's part of {REPORT}")
     except (OSError, ValueError, KeyError) as err:
         print(f"study: {err}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
-"""The compute device, from the environment so that switching hardware re-runs no stage."""
+"""The compute device and its threads, from the environment, so that switching hardware (or
+the number of processes sharing the cores) re-runs no stage."""
 from __future__ import annotations
 
 import os
@@ -19,3 +20,11 @@ def get_device() -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"INPAINT_DEVICE={name!r}: CUDA is not available on this machine")
     return device
+
+
+def set_threads() -> None:
+    """Honour OMP_NUM_THREADS when set (several processes share the cores)."""
+    import torch
+    threads = os.environ.get("OMP_NUM_THREADS")
+    if threads:
+        torch.set_num_threads(int(threads))

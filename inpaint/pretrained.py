@@ -9,40 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from inpaint.baselines.comodgan import (CoModDiscriminator, CoModDiscriminatorConfig,
-                                         CoModGanConfig, CoModGenerator)
-from inpaint.baselines.hifill import HiFillConfig, HiFillGenerator
-from inpaint.baselines.lama import LamaConfig, LamaDiscriminator, LamaGenerator
-from inpaint.baselines.networks import (GatedConfig, GatedGenerator, PatchDiscriminator,
-                                         PatchGanConfig, PConvConfig, PConvUNet)
 from inpaint.data.images import atomic_path
-from inpaint.paper.networks import (AutoencoderConfig, Decoder, Discriminator, Encoder,
-                                    ExtendedInversionConfig, ExtendedInversionEncoder, GanConfig,
-                                    Generator, InversionConfig, InversionEncoder)
 
 FORMAT_VERSION = 1
-NETWORKS = {  # name -> (config class, module class)
-    "encoder": (AutoencoderConfig, Encoder),
-    "decoder": (AutoencoderConfig, Decoder),
-    "generator": (GanConfig, Generator),
-    "discriminator": (GanConfig, Discriminator),
-    "inversion_encoder": (InversionConfig, InversionEncoder),
-    "extended_inversion_encoder": (ExtendedInversionConfig, ExtendedInversionEncoder),
-    "pconv_unet": (PConvConfig, PConvUNet),
-    "gated_generator": (GatedConfig, GatedGenerator),
-    "patch_discriminator": (PatchGanConfig, PatchDiscriminator),
-    "comodgan_generator": (CoModGanConfig, CoModGenerator),
-    "comodgan_discriminator": (CoModDiscriminatorConfig, CoModDiscriminator),
-    "lama_generator": (LamaConfig, LamaGenerator),
-    "lama_discriminator": (LamaConfig, LamaDiscriminator),
-    "hifill_generator": (HiFillConfig, HiFillGenerator),
-    "hifill_discriminator": (PatchGanConfig, PatchDiscriminator),
-}
+# name in a file -> (config class, module class). Each family of networks owns its table
+# (`NETWORKS` in inpaint.paper.networks, inpaint.baselines.lama, ...), so that this file format
+# imports no network and loading one family's file never imports another family's code.
+NetworkTable = Mapping[str, tuple[type, type[nn.Module]]]
 
 
 class ModelFormatError(ValueError):
@@ -56,7 +35,8 @@ def _config_from_dict(cls: type, raw: dict):
 
 
 def save_networks(path: str | Path, networks: dict[str, tuple[object, nn.Module]]) -> None:
-    """Write {name: (config, module)} for names of `NETWORKS`, atomically."""
+    """Write {name: (config, module)} atomically; each name must be in its family's table
+    for the file to load again."""
     state = {"format_version": FORMAT_VERSION,
              "configs": {k: dataclasses.asdict(cfg) for k, (cfg, _) in networks.items()},
              "weights": {k: m.state_dict() for k, (_, m) in networks.items()}}
@@ -66,9 +46,10 @@ def save_networks(path: str | Path, networks: dict[str, tuple[object, nn.Module]
         torch.save(state, file)
 
 
-def load_networks(path: str | Path, names: list[str] | None = None,
+def load_networks(path: str | Path, table: NetworkTable, names: list[str] | None = None,
                   device: torch.device | str = "cpu") -> dict[str, nn.Module]:
-    """Rebuild the networks stored by `save_networks`, in eval mode, on `device`."""
+    """Rebuild the networks stored by `save_networks` (`names`, default all) with the classes
+    of their family's `table`, in eval mode, on `device`."""
     path = Path(path)
     if not path.is_file():
         raise ModelFormatError(f"{path}: model file not found")
@@ -83,17 +64,14 @@ def load_networks(path: str | Path, names: list[str] | None = None,
     for name in names or list(state["configs"]):
         if name not in state["configs"]:
             raise ModelFormatError(f"{path}: has no network '{name}'")
-        config_cls, module_cls = NETWORKS[name]
+        if name not in table:
+            raise ModelFormatError(f"{path}: network '{name}' is not of this family "
+                                   f"({', '.join(table)})")
+        config_cls, module_cls = table[name]
         module = module_cls(_config_from_dict(config_cls, state["configs"][name]))
         module.load_state_dict(state["weights"][name])
         networks[name] = module.to(device).eval()
     return networks
-
-
-def network_config(path: str | Path, name: str):
-    """The config of one stored network, without building it."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return _config_from_dict(NETWORKS[name][0], state["configs"][name])
 
 
 def export_inpainter(folder: str | Path, networks: dict[str, tuple[object, nn.Module]],

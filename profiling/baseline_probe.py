@@ -22,9 +22,8 @@ import time
 import torch
 
 from inpaint.config import GatedConvParams, PConvParams, load_section
-from inpaint.device import get_device
+from inpaint.device import get_device, set_threads
 from inpaint.evaluation.weights import DEFAULT_DIR, load_lpips
-from inpaint.training.loop import set_threads
 from inpaint.training.losses import AlexFeatures
 from inpaint.training.trainers import TrainingData
 from inpaint.training.trainers.gatedconv import GatedConvTrainer

@@ -1,7 +1,7 @@
 """The compute limit: how close each training stage comes to the machine's matmul rate.
 
 Prints, at one resolution (params.yaml's widths and batch sizes):
-- the forward FLOPs per image of every network (`inpaint.paper.networks.flops_per_image`);
+- the forward FLOPs per image of every network (`inpaint.nn.flops.flops_per_image`);
 - the FLOPs per image of a whole training step (forward, backward, every network the loss
   passes through), counted by torch.utils.flop_counter on one real step;
 - the machine's measured fp32 matmul rate (median of several n x n products), the stage's
@@ -23,9 +23,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from inpaint.device import get_device
-from inpaint.paper.networks import flops_per_image
-from inpaint.training.loop import set_threads
+from inpaint.device import get_device, set_threads
+from inpaint.nn.flops import flops_per_image
 from common import PARAMS, first_batch, make_data, synchronise, time_step
 from inpaint.training.trainers import STAGES, Trainer, untrained
 

@@ -23,12 +23,11 @@ import numpy as np
 import torch
 
 from inpaint.config import BenchmarkParams, load_section
-from inpaint.device import get_device
+from inpaint.device import get_device, set_threads
 from inpaint.data.masks import generate_masks
-from inpaint.api.methods import METHODS, InpaintFn, MethodSettings, get_method
+from inpaint.api.methods import METHODS, InpaintFn, MethodSettings, build_method
 from inpaint.pretrained import read_inpainter_config
 from inpaint.data.synthetic import synthetic_faces
-from inpaint.training.loop import set_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 CLEAR_REFS, STATUS = Path("/proc/self/clear_refs"), Path("/proc/self/status")
@@ -105,7 +104,7 @@ def main() -> None:
     for name in args.methods:
         start_rss = reset_peak_memory(device)
         try:
-            inpaint = get_method(name).build(settings)
+            inpaint = build_method(name, settings).fill
         except (OSError, ValueError) as err:  # a learned baseline not trained here
             print(f"{name:<13}skipped: {err}")
             continue

@@ -26,7 +26,7 @@ from inpaint.api.methods import get_method, scored_name
 from inpaint.config import BenchmarkParams, load_section
 from inpaint.data.images import load_npy
 from inpaint.evaluation.metrics import MetricContext, calc_metric, inception_features
-from inpaint.training.loop import set_threads
+from inpaint.device import set_threads
 from inpaint.evaluation import benchmark
 from common import PARAMS
 

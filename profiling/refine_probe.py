@@ -24,7 +24,7 @@ from inpaint.data.images import load_npy
 from inpaint.evaluation.metrics import MetricContext
 from inpaint.paper.inversion import GanInverter, hybrid_inversion
 from inpaint.tensors import known_tensor, to_tensor, to_uint8
-from inpaint.training.loop import set_threads
+from inpaint.device import set_threads
 from inpaint.evaluation.diagnosis import hole_scores, seam_ring
 
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import torch
 
-from inpaint.device import get_device
-from inpaint.training.loop import set_threads
+from inpaint.device import get_device, set_threads
 from common import PARAMS, make_data, time_step
 from inpaint.training.trainers import STAGES, untrained
 

@@ -27,8 +27,7 @@ import numpy as np
 import yaml
 
 from compute_limit import COUNT, step_flops_per_image
-from inpaint.device import get_device
-from inpaint.training.loop import set_threads
+from inpaint.device import get_device, set_threads
 from common import PARAMS, make_data
 from inpaint.training.trainers import untrained
 

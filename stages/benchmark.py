@@ -22,14 +22,14 @@ import numpy as np
 import pandas as pd
 
 from inpaint.api.blending import composite
-from inpaint.api.methods import MethodSettings, get_method, scored_name
+from inpaint.api.methods import MethodSettings, build_method, get_method, scored_name
 from inpaint.config import BenchmarkParams, load_section
 from inpaint.data.images import atomic_path, load_npy, save_npy
 from inpaint.data.writers import write_json
 from inpaint.evaluation.benchmark import (blend_modes, method_pairs, metric_context, score,
                                           select_pairs, summarise)
 from inpaint.evaluation.metrics import ALL_MASKS, cached_inception_features
-from inpaint.training.loop import set_threads
+from inpaint.device import set_threads
 
 OUT = Path("data/benchmark")
 FEATURES = OUT / "features"
@@ -55,7 +55,7 @@ def main() -> None:
         pairs = method_pairs(method, all_pairs, params)
         images = np.asarray(test)[pairs.image_index.values]
         known = np.asarray(eval_masks)[pairs.eval_mask_index.values]
-        inpaint = method.build(settings)
+        inpaint = build_method(name, settings).fill
         print(f"benchmark: {name} on {len(pairs)} pairs ({method.description})")
         outputs = np.concatenate([inpaint(images[i:i + params.batch_size],
                                           known[i:i + params.batch_size])

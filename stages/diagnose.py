@@ -35,8 +35,9 @@ from inpaint.data.writers import write_json
 from inpaint.evaluation.diagnosis import bucket_rows, extended_rows, whole_image_rows
 from inpaint.evaluation.metrics import MetricContext
 from inpaint.paper.inversion import GanInverter
+from inpaint.paper.networks import NETWORKS
 from inpaint.pretrained import load_networks
-from inpaint.training.loop import set_threads
+from inpaint.device import set_threads
 
 VAL, EVAL_MASKS, VAL_PAIRS = ("data/prepared/val.npy", "data/masks/eval.npy",
                               "data/masks/val_pairs.csv")
@@ -52,7 +53,7 @@ def main() -> None:
     ctx = MetricContext(weights_dir=WEIGHTS, device=torch.device("cpu"))
     val, eval_masks = np.asarray(load_npy(VAL)), load_npy(EVAL_MASKS)
     model = GanInverter.from_folder(INPAINTER)
-    autoencoder = load_networks(AUTOENCODER)
+    autoencoder = load_networks(AUTOENCODER, NETWORKS)
     rows, gaps = whole_image_rows(model, autoencoder, val[:params.images], params, ctx)
     more, more_gaps = extended_rows(GanInverter.from_folder(EXTENDED), val[:params.images],
                                     params, ctx)

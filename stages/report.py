@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from inpaint.api.blending import BLEND_MODES
-from inpaint.api.methods import METHODS
+from inpaint.registry import METHODS
 from inpaint.config import ReportParams, load_section
 from inpaint.evaluation.metrics import ALL_MASKS
 from inpaint.evaluation.report import (REPORTS, diagnosis_section, figure6, paired_section,

@@ -10,7 +10,7 @@ from inpaint.config import AutoencoderParams, load_section
 from inpaint.data.writers import save_grid, write_json
 from inpaint.pretrained import save_networks
 from inpaint.training import distributed
-from inpaint.training.loop import set_threads
+from inpaint.device import set_threads
 from inpaint.training.trainers.autoencoder import AutoencoderTrainer
 from inpaint.training.trainers.base import TRAIN, TrainingData, describe, train
 

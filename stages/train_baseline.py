@@ -1,5 +1,6 @@
-"""Stages `train_pconv`, `train_gatedconv`, `train_comodgan`, `train_hifill` and `train_lama`:
-the paper's compared systems and LaMa, retrained here (`inpaint.training.trainers.<method>`;
+"""Stage `train_<method>` of every retrained baseline of `inpaint.registry` (`train_pconv`,
+`train_gatedconv`, `train_comodgan`, `train_hifill`, `train_lama`): the paper's compared
+systems and LaMa, retrained here (`inpaint.training.trainers.<method>`;
 what matches each paper and what was scaled or substituted: docs/baselines.md).
 
 `--method pconv`: the partial-convolution U-Net of Liu et al. 2018 with its loss (perceptual
@@ -19,52 +20,41 @@ import argparse
 
 import torch
 
-from inpaint.config import (CoModGanParams, GatedConvParams, HiFillParams, LamaParams,
-                            PConvParams, load_section)
+from inpaint.config import SECTIONS, load_section
 from inpaint.data.writers import save_grid, write_json
+from inpaint.device import set_threads
 from inpaint.evaluation.weights import DEFAULT_DIR, LPIPS_FILE, load_lpips
 from inpaint.pretrained import save_networks
+from inpaint.registry import MODELS
 from inpaint.training import distributed
-from inpaint.training.loop import set_threads
 from inpaint.training.losses import AlexFeatures
-from inpaint.training.trainers.base import TRAIN, TRAIN_MASKS, TrainingData, describe, train
-from inpaint.training.trainers.comodgan import CoModGanTrainer
-from inpaint.training.trainers.gatedconv import GatedConvTrainer
-from inpaint.training.trainers.hifill import HiFillTrainer
-from inpaint.training.trainers.lama import LamaTrainer
-from inpaint.training.trainers.pconv import PConvTrainer
+from inpaint.training.trainers.base import (TRAIN, TRAIN_MASKS, TrainingData, baseline_trainer,
+                                            describe, train)
 
-PARAMS = {"pconv": PConvParams, "gatedconv": GatedConvParams, "comodgan": CoModGanParams,
-          "hifill": HiFillParams, "lama": LamaParams}
-TRAINERS = {"gatedconv": GatedConvTrainer, "comodgan": CoModGanTrainer, "hifill": HiFillTrainer}
-PERCEPTUAL = {"pconv": PConvTrainer, "lama": LamaTrainer}  # their losses take LPIPS's AlexNet
-
+# the models this script trains: every record with a network that fills holes
+BASELINES = sorted(name for name, model in MODELS.items() if model.inpainter)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--method", choices=sorted(PARAMS), required=True)
-    method = parser.parse_args().method
-    params = load_section(PARAMS[method], method)
+    parser.add_argument("--method", choices=BASELINES, required=True)
+    model = MODELS[parser.parse_args().method]
+    params = load_section(SECTIONS[model.section], model.section)
     set_threads()
     device = distributed.local_device()
     data = TrainingData.load(masks=True)
     torch.manual_seed(params.seed)
-    if method in PERCEPTUAL:
-        features = AlexFeatures(load_lpips(DEFAULT_DIR, device))
-        trainer = PERCEPTUAL[method](params, data, features, device)
-    else:
-        trainer = TRAINERS[method](params, data, device)
+    features = AlexFeatures(load_lpips(DEFAULT_DIR, device)) if model.perceptual else None
+    trainer = baseline_trainer(model, params, data, device, features)
     print(describe(trainer))
-    inputs = [TRAIN, TRAIN_MASKS] + ([DEFAULT_DIR / LPIPS_FILE] if method in PERCEPTUAL else [])
+    inputs = [TRAIN, TRAIN_MASKS] + ([DEFAULT_DIR / LPIPS_FILE] if model.perceptual else [])
     train(trainer, inputs)
     if not distributed.is_main():
         return  # rank 0 writes the outputs while the others wait in `distributed.launch`
-    save_networks(f"models/{method}.pt", trainer.networks())
+    save_networks(f"models/{model.path}", trainer.networks())
     summary = trainer.summary()
-    write_json(summary, f"metrics/{method}.json")
-    save_grid(*trainer.inpainted(), f"plots/{method}/inpainted.png")
+    write_json(summary, f"metrics/{model.name}.json")
+    save_grid(*trainer.inpainted(), f"plots/{model.name}/inpainted.png")
     print(summary)
-
 
 if __name__ == "__main__":
     with distributed.launch():

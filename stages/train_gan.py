@@ -15,9 +15,10 @@ from pathlib import Path
 from inpaint.config import GanParams, load_section
 from inpaint.data.writers import save_grid, write_json
 from inpaint.evaluation.metrics import MetricContext
+from inpaint.paper.networks import NETWORKS
 from inpaint.pretrained import load_networks, save_networks
 from inpaint.training import distributed
-from inpaint.training.loop import set_threads
+from inpaint.device import set_threads
 from inpaint.training.trainers.base import TRAIN, TrainingData, describe, train
 from inpaint.training.trainers.gan import GanTrainer
 
@@ -33,7 +34,7 @@ def main() -> None:
     params = load_section(GanParams, "gan")
     set_threads()
     device = distributed.local_device()
-    autoencoder = (load_networks(AUTOENCODER, device=device) if space == "feature"
+    autoencoder = (load_networks(AUTOENCODER, NETWORKS, device=device) if space == "feature"
                    else {"encoder": None, "decoder": None})
     metrics = MetricContext(weights_dir=WEIGHTS, device=device) if distributed.is_main() else None
     trainer = GanTrainer(params, TrainingData.load(), device, autoencoder["encoder"],

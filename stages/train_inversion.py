@@ -15,9 +15,10 @@ import argparse
 from inpaint.config import ExtendedParams, InversionParams, load_section
 from inpaint.data.writers import save_grid, write_json
 from inpaint.evaluation.weights import DEFAULT_DIR, load_lpips
+from inpaint.paper.networks import NETWORKS
 from inpaint.pretrained import export_inpainter, load_networks
 from inpaint.training import distributed
-from inpaint.training.loop import set_threads
+from inpaint.device import set_threads
 from inpaint.training.losses import AlexFeatures
 from inpaint.training.trainers.base import TRAIN, TRAIN_MASKS, TrainingData, describe, train
 from inpaint.training.trainers.extended import (ExtendedInversionTrainer,
@@ -39,8 +40,8 @@ def main() -> None:
     set_threads()
     device = distributed.local_device()
     data = TrainingData.load(masks=True)
-    networks = {**load_networks(AUTOENCODER, ["decoder"], device),
-                **load_networks(GAN, device=device)}
+    networks = {**load_networks(AUTOENCODER, NETWORKS, ["decoder"], device),
+                **load_networks(GAN, NETWORKS, device=device)}
     model = build(params, data.resolution, networks, device)
     features = (AlexFeatures(load_lpips(DEFAULT_DIR, device)) if params.perceptual_weight
                 else None)

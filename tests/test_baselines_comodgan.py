@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from inpaint.baselines.comodgan import (CoModDiscriminator, CoModDiscriminatorConfig,
+from inpaint.baselines.comodgan import (NETWORKS, CoModDiscriminator, CoModDiscriminatorConfig,
                                         CoModGanConfig, CoModGenerator, latent, minibatch_stddev)
 from inpaint.baselines.networks import masked_input
 from inpaint.config import CoModGanParams
@@ -134,7 +134,7 @@ def test_training_is_deterministic_and_validates(tmp_path):
 
     # the save/load round trip gives identical outputs
     save_networks(tmp_path / "comodgan.pt", trainers[0].networks())
-    loaded = load_networks(tmp_path / "comodgan.pt")
+    loaded = load_networks(tmp_path / "comodgan.pt", NETWORKS)
     image, known = smooth_batch(2)
     net = trainers[0].net.eval()
     with torch.no_grad():

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from inpaint.baselines.attention import attention_scores, known_cells, transfer
-from inpaint.baselines.hifill import (HiFillConfig, HiFillGenerator, LightGatedConv2d,
+from inpaint.nn.attention import attention_scores, known_cells, transfer
+from inpaint.baselines.hifill import (NETWORKS, HiFillConfig, HiFillGenerator, LightGatedConv2d,
                                       attention_transfer)
 from inpaint.baselines.networks import masked_input
 from inpaint.config import HiFillParams
@@ -166,7 +166,7 @@ def test_save_and_load_round_trip(tmp_path):
     image, known = smooth_batch(2)
     trainer.step(image, known)
     save_networks(tmp_path / "hifill.pt", trainer.networks())
-    loaded = load_networks(tmp_path / "hifill.pt")
+    loaded = load_networks(tmp_path / "hifill.pt", NETWORKS)
     assert set(loaded) == {"hifill_generator", "hifill_discriminator"}
     trainer.net.eval()
     x = masked_input(image, known)

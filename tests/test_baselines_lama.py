@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from inpaint.baselines.lama import (LAMA_MAX_HOLE, FourierUnit, LamaConfig, LamaDiscriminator,
-                                    LamaGenerator, lama_masks)
+from inpaint.baselines.lama import (LAMA_MAX_HOLE, NETWORKS, FourierUnit, LamaConfig,
+                                    LamaDiscriminator, LamaGenerator, lama_masks)
 from inpaint.config import LamaParams
 from inpaint.pretrained import load_networks, save_networks
 from inpaint.training.losses import AlexFeatures
@@ -155,7 +155,7 @@ def test_save_and_load_give_identical_networks(tmp_path, features):
     trainer = LamaTrainer(_params(), _data(), features)
     trainer.step(*smooth_batch(4))  # moves BN's running statistics away from the defaults
     save_networks(tmp_path / "lama.pt", trainer.networks())
-    loaded = load_networks(tmp_path / "lama.pt")
+    loaded = load_networks(tmp_path / "lama.pt", NETWORKS)
     image, known = _batch(2)
     trainer.net.eval()
     trainer.discriminator.eval()

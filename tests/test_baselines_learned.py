@@ -13,7 +13,7 @@ from inpaint.training.losses import AlexFeatures
 from inpaint.baselines.networks import (GatedConfig, GatedConv2d, GatedGenerator, PartialConv2d,
                                         PatchDiscriminator, PatchGanConfig, PConvConfig, PConvUNet,
                                         masked_input)
-from inpaint.baselines.learned import load_baseline
+from inpaint.baselines.learned import Baseline
 from inpaint.config import GatedConvParams, PConvParams
 from inpaint.pretrained import save_networks
 from inpaint.training.trainers.base import TrainingData
@@ -126,11 +126,11 @@ def test_load_baseline_gives_the_trained_network_as_a_function(tmp_path, name: s
            else GatedGenerator(GatedConfig(32, width=4)))
     key = "pconv_unet" if name == "pconv" else "gated_generator"
     save_networks(tmp_path / f"{name}.pt", {key: (net.cfg, net)})
-    inpaint = load_baseline(name, tmp_path / f"{name}.pt", "cpu")
+    inpaint = Baseline(name, tmp_path / f"{name}.pt", "cpu")
     image, known = smooth_batch(2)
     net.eval()
     with torch.no_grad():
         expected = net.inpaint(image, known).clamp(-1, 1)
     assert torch.allclose(inpaint(image, known), expected, atol=1e-6)
     with pytest.raises(ValueError, match="unknown baseline"):
-        load_baseline("deepfill", tmp_path / f"{name}.pt")
+        Baseline("deepfill", tmp_path / f"{name}.pt")

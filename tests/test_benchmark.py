@@ -11,7 +11,7 @@ import yaml
 
 from conftest import run_stage
 from inpaint.api.blending import blend
-from inpaint.api.methods import METHODS, MethodSettings, get_method
+from inpaint.api.methods import METHODS, MethodSettings, build_method, get_method
 
 pytest_plugins = ["fixtures_model"]  # the session-scoped `tiny_model` fixture
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def test_every_method_returns_images_of_the_right_shape_and_range(tiny_model):
     known[:, 8:20, 4:28] = 0
     for name in ("ours", "ours_raw", "ours_hybrid", "ours_extended", "optim", "telea", "ns",
                  "biharmonic", "pconv", "gatedconv", "comodgan", "hifill", "lama"):
-        out = get_method(name).build(settings)(images, known)
+        out = build_method(name, settings).fill(images, known)
         assert out.shape == images.shape and out.dtype == np.uint8, name
     with pytest.raises(ValueError, match="unknown method 'nope'; known methods: ours"):
         get_method("nope")
@@ -71,7 +71,7 @@ def test_every_method_returns_images_of_the_right_shape_and_range(tiny_model):
 def test_missing_baseline_model_names_the_file_and_its_stage(tmp_path, name):
     with pytest.raises(ValueError, match=rf"{name}\.pt: model file not found; "
                                          rf"`dvc repro train_{name}`"):
-        get_method(name).build(MethodSettings(models_dir=tmp_path, device="cpu"))
+        build_method(name, MethodSettings(models_dir=tmp_path, device="cpu"))
 
 
 def test_missing_metric_weights_fail_unless_allowed(work, tmp_path):

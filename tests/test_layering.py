@@ -17,13 +17,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Bottom to top; a module may import from its own layer and the layers below.
 LAYERS = [
-    ["inpaint.config", "inpaint.device", "inpaint.tensors", "inpaint.data",
-     "inpaint.paper.networks", "inpaint.baselines.networks", "inpaint.baselines.attention",
-     "inpaint.baselines.comodgan", "inpaint.baselines.hifill", "inpaint.baselines.lama",
-     "inpaint.baselines.classical", "inpaint.evaluation.weights", "inpaint.api.blending",
+    # the shared bottom: configuration, device, data, network building blocks and measures,
+    # the model records (data only: they name code by module path) and the model file format
+    ["inpaint.config", "inpaint.device", "inpaint.tensors", "inpaint.data", "inpaint.nn",
+     "inpaint.registry", "inpaint.pretrained"],
+    ["inpaint.paper.networks", "inpaint.baselines.networks", "inpaint.baselines.comodgan",
+     "inpaint.baselines.hifill", "inpaint.baselines.lama", "inpaint.baselines.classical",
+     "inpaint.evaluation.weights", "inpaint.api.blending", "inpaint.api.regions",
      "inpaint.api.upsampling"],
-    ["inpaint.pretrained", "inpaint.evaluation.metrics", "inpaint.evaluation.compare",
-     "inpaint.evaluation.scoring"],
+    ["inpaint.evaluation.metrics", "inpaint.evaluation.compare", "inpaint.evaluation.scoring"],
     ["inpaint.paper.inversion", "inpaint.baselines.learned"],
     ["inpaint.api.methods", "inpaint.api.inpainter", "inpaint.training",
      "inpaint.evaluation.diagnosis", "inpaint.evaluation.benchmark",

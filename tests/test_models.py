@@ -7,9 +7,10 @@ import torch
 
 from inpaint.config import ExtendedParams, InversionParams
 from inpaint.paper.inversion import ExtendedInverter, GanInverter, feature_regulariser
-from inpaint.paper.networks import (AutoencoderConfig, Decoder, Discriminator, Encoder,
+from inpaint.paper.networks import (NETWORKS, AutoencoderConfig, Decoder, Discriminator, Encoder,
                                     ExtendedInversionConfig, ExtendedInversionEncoder, GanConfig,
-                                    Generator, InversionConfig, InversionEncoder, flops_per_image)
+                                    Generator, InversionConfig, InversionEncoder)
+from inpaint.nn.flops import flops_per_image
 from inpaint.pretrained import ModelFormatError, export_inpainter, load_networks, save_networks
 from inpaint.training.losses import AlexFeatures
 from inpaint.training.trainers.extended import ExtendedInversionTrainer
@@ -60,15 +61,15 @@ def _tiny_networks(res=32):
 def test_stage_file_round_trip(tmp_path):
     nets = _tiny_networks()
     save_networks(tmp_path / "m.pt", nets)
-    loaded = load_networks(tmp_path / "m.pt", ["generator"])
+    loaded = load_networks(tmp_path / "m.pt", NETWORKS, ["generator"])
     z = torch.randn(3, 100)
     nets["generator"][1].eval()
     assert torch.equal(loaded["generator"](z), nets["generator"][1](z))
     with pytest.raises(ModelFormatError, match="no network 'encoder'"):
-        load_networks(tmp_path / "m.pt", ["encoder"])
+        load_networks(tmp_path / "m.pt", NETWORKS, ["encoder"])
     (tmp_path / "bad.pt").write_bytes(b"garbage")
     with pytest.raises(ModelFormatError, match="bad.pt: cannot load"):
-        load_networks(tmp_path / "bad.pt")
+        load_networks(tmp_path / "bad.pt", NETWORKS)
 
 
 def test_exported_model_loads_alone_and_checks_its_version(tmp_path):

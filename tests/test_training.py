@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from conftest import ROOT
-from inpaint.paper.networks import AutoencoderConfig, Decoder, Encoder
+from inpaint.paper.networks import NETWORKS, AutoencoderConfig, Decoder, Encoder
 from inpaint.pretrained import load_networks
 from inpaint.training.loop import (Checkpoint, EarlyStop, NonFiniteLossError, fit,
                                    scale_learning_rates)
@@ -174,8 +174,8 @@ def test_killed_stage_resumes_and_ends_at_the_same_weights(tmp_path):
     resumed = _stage(runs["killed"], "train_ae.py")
     assert resumed.returncode == 0 and "resuming after epoch" in resumed.stdout
     assert not checkpoint.exists(), "the checkpoint is removed once the stage is done"
-    whole = load_networks(runs["whole"] / "models" / "ae.pt")
-    again = load_networks(runs["killed"] / "models" / "ae.pt")
+    whole = load_networks(runs["whole"] / "models" / "ae.pt", NETWORKS)
+    again = load_networks(runs["killed"] / "models" / "ae.pt", NETWORKS)
     for name in ("encoder", "decoder"):
         for a, b in zip(whole[name].state_dict().values(), again[name].state_dict().values()):
             assert torch.equal(a, b)

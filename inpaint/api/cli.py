@@ -27,7 +27,7 @@ from inpaint.data.images import (LOSSLESS_SAVE_OPTIONS, PNG_COMPRESSION, ImageEr
 from inpaint.api.blending import BLEND_MODES
 from inpaint.api.inpainter import (MASK_FORMATS, Inpainter, InpaintWarning, InputError,
                                    cli_methods)
-from inpaint.api.methods import METHODS
+from inpaint.registry import METHODS, model_of
 from inpaint.api.upsampling import DEFAULT_UPSAMPLER, UPSAMPLERS
 
 DEFAULT_SUFFIX = ".png"
@@ -87,13 +87,15 @@ def non_negative(text: str) -> int:
 
 def methods_text() -> str:
     """The epilog's list of methods, from the registry the benchmark scores."""
-    model = {"folder": "--model: exported model folder, default models/{folder}",
-             "file": "--model: its stage file, default models/{name}.pt", None: "no model"}
     lines = ["methods (--method; each is what the benchmark scores under that name):"]
     for name in cli_methods():
-        method = METHODS[name]
-        lines.append(f"  {name:<15}{method.description}")
-        lines.append(f"  {'':<15}({model[method.model].format(name=name, folder=method.folder)})")
+        model = model_of(name)
+        loads = ("no model" if model is None else
+                 f"--model: its stage file, default models/{model.path}"
+                 if model.path.endswith(".pt") else
+                 f"--model: exported model folder, default models/{model.path}")
+        lines.append(f"  {name:<15}{METHODS[name].description}")
+        lines.append(f"  {'':<15}({loads})")
     return "\n".join(lines)
 
 
@@ -167,8 +169,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("folder mode needs both --images DIR and --masks DIR")
     if not folder_mode and args.mask is None:
         parser.error("give IMAGE and MASK (or --images DIR --masks DIR)")
-    if args.refine_steps and args.method != "ours":
-        parser.error(f"--refine-steps applies to --method ours, not {args.method}")
+    if args.refine_steps and METHODS[args.method].refined_by is None:
+        refiners = " or ".join(m for m in cli_methods() if METHODS[m].refined_by)
+        parser.error(f"--refine-steps applies to --method {refiners}, not {args.method}")
     if args.model is not None and METHODS[args.method].model is None:
         parser.error(f"--method {args.method} uses no model; leave out --model")
     args.folder_mode = folder_mode

@@ -322,40 +322,26 @@ class Inpainter:
             variant = " (a benchmark scoring variant)" if method in methods.METHODS else ""
             raise ValueError(f"unknown method {method!r}{variant}; methods: "
                              f"{', '.join(cli_methods())}")
-        if refine_steps and method != "ours":
-            raise ValueError(f"refine_steps={refine_steps}: only method 'ours' refines its code")
         spec = methods.get_method(method)
-        if spec.model is None:
-            if folder is not None:
-                raise ValueError(f"method {method!r} uses no model, but one was given: {folder}")
-            return cls(spec.build(methods.MethodSettings(device="cpu")), None, method, blend,
-                       upsample)
-        import torch  # here: importing this module (the `inpaint` command does) stays quick
+        if refine_steps and spec.refined_by is None:
+            raise ValueError(f"refine_steps={refine_steps}: {refiners_phrase()}")
+        if spec.model is None and folder is not None:
+            raise ValueError(f"method {method!r} uses no model, but one was given: {folder}")
         from inpaint.pretrained import ModelFormatError
-        device = torch.device(device) if device is not None else get_device()
-        if spec.model == "folder":
-            folder = Path(folder if folder is not None
-                          else methods.model_folder(method, methods.MethodSettings()))
-            if not folder.is_dir():
-                stage = "train_extended" if method == "ours_extended" else "train_inversion"
-                raise ModelFormatError(f"{folder}: model folder not found; train one with "
-                                       f"`dvc repro {stage}` or give an exported model folder")
-            settings = methods.MethodSettings(model_dir=folder, device=device,
-                                              refine_steps=refine_steps, seed=int(seed))
-            name = "ours_hybrid" if refine_steps else method  # as the benchmark scores it
-            mismatch = f"{folder}: weights do not match config.json"
-        else:  # a learned baseline's stage file
-            settings = methods.MethodSettings(
-                model_file=Path(folder) if folder is not None else None, device=device,
-                seed=int(seed))
-            name = method
-            mismatch = (f"{methods.baseline_path(method, settings)}: weights do not match "
-                        "their stored config")
-        try:
-            fill = methods.get_method(name).build(settings)
+        path = Path(folder) if folder is not None else methods.default_model_path(method)
+        if spec.model is None:
+            device = "cpu"  # and torch stays unloaded for a classical method
+        else:
+            import torch  # here: importing this module (the `inpaint` command does) stays quick
+            device = torch.device(device) if device is not None else get_device()
+        settings = methods.MethodSettings(model=path, device=device, refine_steps=refine_steps,
+                                          seed=int(seed))
+        try:  # refined: the variant the benchmark scores ('ours_hybrid')
+            built = methods.build_method(spec.refined_by if refine_steps else method, settings)
         except (KeyError, RuntimeError) as err:  # weights that do not fit their config
-            raise ModelFormatError(f"{mismatch} ({err})") from None
-        return cls(fill, methods.model_resolution(name, settings), method, blend, upsample)
+            stored = "config.json" if path.is_dir() else "their stored config"
+            raise ModelFormatError(f"{path}: weights do not match {stored} ({err})") from None
+        return cls(built.fill, built.resolution, method, blend, upsample)
 
     def inpaint(self, image: ImageLike, mask: ImageLike, mask_format: str = "white-hole",
                 resize_mask: bool = False) -> ImageLike:
@@ -427,3 +413,11 @@ class Inpainter:
 def cli_methods() -> list[str]:
     """The registry's methods a user can run (the benchmark's scoring variants left out)."""
     return [name for name, method in methods.METHODS.items() if method.cli]
+
+
+def refiners_phrase() -> str:
+    """Which methods take refine steps, for error messages: "only method 'ours' refines its
+    code"."""
+    names = [name for name in cli_methods() if methods.METHODS[name].refined_by]
+    return (f"only method '{names[0]}' refines its code" if len(names) == 1 else
+            f"only methods {', '.join(repr(n) for n in names)} refine their code")

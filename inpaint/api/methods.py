@@ -1,12 +1,13 @@
-"""The method registry shared by the benchmark and the `inpaint` command.
+"""Building the methods of `inpaint.registry` for the benchmark and the `inpaint` command.
 
-A method is built once from `MethodSettings` and then maps a batch of uint8 images
-(N x H x W x 3) and known-masks (N x H x W, 1 = known) to its raw uint8 output. Whether the
-known pixels are put back before scoring (pasted, or Poisson-blended: `inpaint.api.blending`) is
-the method's `composite` flag, so that the paper's method can also be scored raw. Adding a
-method is one decorated builder function.
+`build_method` builds a method once from `MethodSettings`: its `fill` maps a batch of uint8
+images (N x H x W x 3) and known-masks (N x H x W, 1 = known) to its raw uint8 output, and it
+carries the model file or folder it read, that model's resolution and its record (what its
+inference supports). Whether the known pixels are put back before scoring (pasted, or
+Poisson-blended: `inpaint.api.blending`) is the record's `composite` flag, so that the paper's
+method can also be scored raw.
 
-Importing the registry is cheap: torch, OpenCV and scikit-image load inside the builders, when
+Importing this module is cheap: torch, OpenCV and scikit-image load inside the builders, when
 a method is built, so that `inpaint --help` and argument errors answer at once.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from inpaint.device import get_device
+from inpaint.registry import METHODS, Method, model_of
 
 if TYPE_CHECKING:
     import torch
@@ -27,9 +29,8 @@ InpaintFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 @dataclasses.dataclass(frozen=True)
 class MethodSettings:
-    model_dir: Path | None = None  # a folder method's model elsewhere (the CLI's --model)
-    models_dir: Path = Path("models")  # models/<folder> of each folder method, models/<name>.pt
-    model_file: Path | None = None  # a learned baseline's file elsewhere (the CLI's --model)
+    model: Path | None = None  # the method's model file or folder elsewhere (the CLI's --model)
+    models_dir: Path = Path("models")  # where each model's default path is (models/<path>)
     device: torch.device = dataclasses.field(default_factory=get_device)
     refine_steps: int = 20
     optim_steps: int = 200
@@ -37,28 +38,12 @@ class MethodSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class Method:
-    name: str
-    description: str
-    build: Callable[[MethodSettings], InpaintFn]
-    composite: bool = True  # score M * I + (1 - M) * output, as LaMa, MAT and CoModGAN do
-    per_image_optimisation: bool = False  # slow: the benchmark scores it on a subset
-    model: str | None = None  # 'folder', 'file' or None: see the module docstring
-    cli: bool = True  # offered by the `inpaint` command (False: a scoring variant of another)
-    folder: str = "inpainter"  # a folder method's model under `models_dir`
-
-
-METHODS: dict[str, Method] = {}
-
-
-def register(name: str, description: str, composite: bool = True,
-             per_image_optimisation: bool = False, model: str | None = None, cli: bool = True,
-             folder: str = "inpainter"):
-    def add(build: Callable[[MethodSettings], InpaintFn]):
-        METHODS[name] = Method(name, description, build, composite, per_image_optimisation,
-                               model, cli, folder)
-        return build
-    return add
+class BuiltMethod:
+    """A method built once: its fill, and what it read to make it."""
+    method: Method  # the record: composite, refined_by, seeded, ...
+    fill: InpaintFn
+    model_path: Path | None  # None: it loads no model
+    resolution: int | None  # the side of the square its model works at; None without a model
 
 
 def get_method(name: str) -> Method:
@@ -73,103 +58,75 @@ def scored_name(method: str, blend_mode: str | None) -> str:
     return method if blend_mode in (None, "paste") else f"{method}+{blend_mode}"
 
 
-def model_folder(name: str, settings: MethodSettings) -> Path:
-    """The exported model folder folder method `name` loads: `settings.model_dir` when given,
-    else models/<its folder> (models/inpainter for 'ours' and its variants)."""
-    return Path(settings.model_dir or Path(settings.models_dir) / get_method(name).folder)
+def default_model_path(name: str, models_dir: Path = Path("models")) -> Path | None:
+    """Where method `name`'s model is unless another is given: <models_dir>/<its model's
+    path>; None for a method that loads no model."""
+    get_method(name)  # an unknown name is an error, not a method without a model
+    model = model_of(name)
+    return Path(models_dir) / model.path if model is not None else None
 
 
-def baseline_path(name: str, settings: MethodSettings) -> Path:
-    """The stage file of learned baseline `name`, checked to exist."""
+def build_method(name: str, settings: MethodSettings) -> BuiltMethod:
+    """Method `name` with its model (`settings.model`, else its default path) read once."""
     from inpaint.pretrained import ModelFormatError
-    path = Path(settings.model_file or Path(settings.models_dir) / f"{name}.pt")
-    if not path.is_file():
-        what = "is a folder, not a model file" if path.is_dir() else "model file not found"
-        raise ModelFormatError(f"{path}: {what}; `dvc repro train_{name}` writes "
-                               f"models/{name}.pt")
-    return path
-
-
-def model_resolution(name: str, settings: MethodSettings) -> int | None:
-    """The side of the square method `name`'s model works at; None when it has no model."""
-    from inpaint.baselines.learned import BASELINES
-    from inpaint.pretrained import network_config, read_inpainter_config
     method = get_method(name)
-    if method.model == "folder":
-        return int(read_inpainter_config(model_folder(name, settings))["resolution"])
-    if method.model == "file":
-        return int(network_config(baseline_path(name, settings), BASELINES[name]).resolution)
-    return None
+    model = model_of(name)
+    path = None
+    if model is not None:
+        path = Path(settings.model or default_model_path(name, settings.models_dir))
+        folder = not model.path.endswith(".pt")
+        if folder and not path.is_dir():
+            raise ModelFormatError(f"{path}: model folder not found; train one with `dvc repro "
+                                   f"{model.stage}` or give an exported model folder")
+        if not folder and not path.is_file():
+            what = "is a folder, not a model file" if path.is_dir() else "model file not found"
+            raise ModelFormatError(f"{path}: {what}; `dvc repro {model.stage}` writes "
+                                   f"models/{model.path}")
+    family, _, function = method.runs.partition(".")
+    fill, resolution = BUILDERS[family](method, function, path, settings)
+    return BuiltMethod(method, fill, path, resolution)
 
 
-def _gan_method(name: str, inversion: str,
-                extra_args: Callable[[MethodSettings], tuple] = lambda s: ()):
-    """An InpaintFn around method `name`'s exported GAN-inversion model that runs
-    `inpaint.paper.inversion.<inversion>(model, images, known, *extra_args(settings))`."""
-    def build(settings: MethodSettings) -> InpaintFn:
-        from inpaint.paper import inversion as inversions
-        from inpaint.tensors import known_tensor, to_tensor, to_uint8
-        model = inversions.GanInverter.from_folder(model_folder(name, settings), settings.device)
-        run, extra = getattr(inversions, inversion), extra_args(settings)
+def _on_tensors(run: Callable, device: torch.device) -> InpaintFn:
+    """`run` (NCHW in [-1, 1], known N1HW) as a function of uint8 images and masks."""
+    from inpaint.tensors import known_tensor, to_tensor, to_uint8
 
-        def inpaint(images: np.ndarray, known: np.ndarray) -> np.ndarray:
-            x, m = to_tensor(images, settings.device), known_tensor(known, settings.device)
-            return to_uint8(run(model, x, m, *extra))
-        return inpaint
-    return build
+    def inpaint(images: np.ndarray, known: np.ndarray) -> np.ndarray:
+        return to_uint8(run(to_tensor(images, device), known_tensor(known, device)))
+    return inpaint
 
 
-def _learned_baseline(name: str) -> Callable[[MethodSettings], InpaintFn]:
-    """An InpaintFn around a retrained baseline's stage file (`train_<name>`)."""
-    def build(settings: MethodSettings) -> InpaintFn:
-        from inpaint.baselines.learned import load_baseline
-        from inpaint.tensors import known_tensor, to_tensor, to_uint8
-        run = load_baseline(name, baseline_path(name, settings), settings.device, settings.seed)
-
-        def inpaint(images: np.ndarray, known: np.ndarray) -> np.ndarray:
-            x, m = to_tensor(images, settings.device), known_tensor(known, settings.device)
-            return to_uint8(run(x, m))
-        return inpaint
-    return build
-
-
-def _classical(name: str) -> Callable[[MethodSettings], InpaintFn]:
-    """An InpaintFn running `inpaint.baselines.classical.<name>` image by image."""
-    def build(settings: MethodSettings) -> InpaintFn:
-        from inpaint.baselines import classical
-        fn = getattr(classical, name)
-        return lambda images, known: np.stack([fn(i, k) for i, k in zip(images, known)])
-    return build
-
-
-def _optim_args(settings: MethodSettings) -> tuple:
+def _inversion(method: Method, function: str, folder: Path,
+               settings: MethodSettings) -> tuple[InpaintFn, int]:
+    """`inpaint.paper.inversion.<function>(model, images, known, ...)` on an exported model;
+    hybrid inversion also takes `refine_steps`, optimisation `optim_steps` and its random start
+    (one generator for the method's life, seeded once)."""
     import torch
-    return settings.optim_steps, torch.Generator().manual_seed(settings.seed)
+
+    from inpaint.paper import inversion as inversions
+    model = inversions.GanInverter.from_folder(folder, settings.device)
+    run = getattr(inversions, function)
+    extra = {"hybrid_inversion": lambda: (settings.refine_steps,),
+             "optimisation_inversion": lambda: (settings.optim_steps,
+                                                torch.Generator().manual_seed(settings.seed)),
+             }.get(function, tuple)()
+    return _on_tensors(lambda x, m: run(model, x, m, *extra), settings.device), model.resolution
 
 
-register("ours", "learned GAN inversion (the paper): Dec(G(E_z(I_M)))",
-         model="folder")(_gan_method("ours", "learned_inversion"))
-register("ours_raw", "the same, scored on the raw decoder output", composite=False,
-         model="folder", cli=False)(_gan_method("ours_raw", "learned_inversion"))
-register("ours_hybrid", "E_z's code refined by gradient steps on z (Lahiri et al. 2019)",
-         model="folder", cli=False,  # the CLI's `--method ours --refine-steps K`
-         )(_gan_method("ours_hybrid", "hybrid_inversion", lambda s: (s.refine_steps,)))
-register("ours_extended", "learned inversion to z and an offset of G's hidden features "
-                          "(beyond the paper)", model="folder",
-         folder="inpainter_extended")(_gan_method("ours_extended", "learned_inversion"))
-register("optim", "optimisation-based inversion from a random z (Yeh et al. 2017)",
-         per_image_optimisation=True, model="folder")(
-    _gan_method("optim", "optimisation_inversion", _optim_args))
-register("telea", "OpenCV fast marching (Telea 2004)")(_classical("telea"))
-register("ns", "OpenCV Navier-Stokes (Bertalmio et al. 2001)")(_classical("navier_stokes"))
-register("biharmonic", "scikit-image biharmonic inpainting")(_classical("biharmonic"))
-register("pconv", "partial-convolution U-Net (Liu et al. 2018), retrained here", model="file")(
-    _learned_baseline("pconv"))
-register("gatedconv", "gated-convolution coarse-to-fine generator (Yu et al. 2019), retrained "
-                      "here", model="file")(_learned_baseline("gatedconv"))
-register("comodgan", "co-modulated StyleGAN2 generator (Zhao et al. 2021), retrained here; "
-                     "stochastic: --seed", model="file")(_learned_baseline("comodgan"))
-register("hifill", "coarse-to-fine generator with attention transfer (Yi et al. 2020), "
-                   "retrained here", model="file")(_learned_baseline("hifill"))
-register("lama", "fast-Fourier-convolution ResNet (Suvorov et al. 2022), retrained here",
-         model="file")(_learned_baseline("lama"))
+def _baseline(method: Method, function: str, path: Path,
+              settings: MethodSettings) -> tuple[InpaintFn, int]:
+    """A retrained baseline's stage file (`train_<name>`)."""
+    from inpaint.baselines.learned import Baseline
+    run = Baseline(method.model, path, settings.device, settings.seed)
+    return _on_tensors(run, settings.device), run.resolution
+
+
+def _classical(method: Method, function: str, path: None,
+               settings: MethodSettings) -> tuple[InpaintFn, None]:
+    """`inpaint.baselines.classical.<function>` image by image; no model."""
+    from inpaint.baselines import classical
+    fn = getattr(classical, function)
+    return (lambda images, known: np.stack([fn(i, k) for i, k in zip(images, known)])), None
+
+
+BUILDERS = {"inversion": _inversion, "baseline": _baseline, "classical": _classical}

@@ -39,8 +39,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartParser
 
-from inpaint.api.inpainter import Inpainter, InpaintWarning, InputError, cli_methods
-from inpaint.api.methods import METHODS
+from inpaint.api.inpainter import (Inpainter, InpaintWarning, InputError, cli_methods,
+                                   refiners_phrase)
+from inpaint.api.methods import METHODS, default_model_path
 from inpaint.api.upsampling import DEFAULT_UPSAMPLER, UPSAMPLERS
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
@@ -65,13 +66,12 @@ class Job:
 
 
 def model_path(method: str, model: Path | None, models_dir: Path) -> Path | None:
-    """What `method` loads: the model folder (`model`, default <models_dir>/inpainter, for
-    'ours' and 'optim'; <models_dir>/inpainter_extended for 'ours_extended'),
-    <models_dir>/<method>.pt for a retrained baseline, nothing otherwise."""
-    kind, folder = METHODS[method].model, METHODS[method].folder
-    if kind == "folder":
-        return model if model is not None and folder == "inpainter" else models_dir / folder
-    return models_dir / f"{method}.pt" if kind == "file" else None
+    """What `method` loads: `model` for the methods of the paper's exported model (`--model`,
+    default <models_dir>/inpainter), else its model's default path under `models_dir`
+    (models/inpainter_extended, models/<method>.pt); None for one that loads nothing."""
+    default = default_model_path(method, models_dir)
+    paper = default_model_path("ours", models_dir)
+    return model if model is not None and default == paper else default
 
 
 def decode(data: bytes, name: str, max_pixels: int) -> Image.Image:
@@ -125,16 +125,16 @@ class Runner:
     def describe(self) -> list[dict]:
         """Every method the command offers, in the registry's order, for the page."""
         return [{"name": name, "description": METHODS[name].description,
-                 "available": name in self.loaded, "reason": self.reasons.get(name)}
+                 "available": name in self.loaded, "reason": self.reasons.get(name),
+                 "refines": METHODS[name].refined_by is not None}
                 for name in cli_methods()]
 
     def get(self, name: str, refine_steps: int) -> Inpainter:
         """The inpainter for a request; call with the lock held (it may load a model)."""
         if name not in self.loaded:
             raise HTTPException(400, f"method {name} is unavailable: {self.reasons[name]}")
-        if refine_steps and name != "ours":
-            raise HTTPException(400, f"refine_steps={refine_steps}: only method 'ours' "
-                                     "refines its code")
+        if refine_steps and METHODS[name].refined_by is None:
+            raise HTTPException(400, f"refine_steps={refine_steps}: {refiners_phrase()}")
         if not refine_steps:
             return self.loaded[name]
         if self._refined is None or self._refined[0] != refine_steps:

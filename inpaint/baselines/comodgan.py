@@ -305,3 +305,10 @@ class CoModDiscriminator(nn.Module):
         h = self.blocks(_lrelu(self.from_rgb(x)))
         h = _lrelu(self.conv(minibatch_stddev(h)))
         return self.out(_lrelu(self.fc(h.flatten(1)))).squeeze(1)
+
+
+# the names of these networks in model files (`inpaint.pretrained`)
+NETWORKS = {
+    "comodgan_generator": (CoModGanConfig, CoModGenerator),
+    "comodgan_discriminator": (CoModDiscriminatorConfig, CoModDiscriminator),
+}

@@ -10,7 +10,7 @@ encoder-decoder with dilated convolutions at its bottleneck and a Tanh RGB outpu
 refinement network fed with the coarse result pasted into the holes and the mask, an encoder
 to a bottleneck whose cells are compared by the attention computing module (cosine
 similarity of 3 x 3 patches, softmax with scale 10 over the fully known cells,
-`inpaint.baselines.attention`), and one set of scores reused by the ATM to fill the hole
+`inpaint.nn.attention`), and one set of scores reused by the ATM to fill the hole
 cells of the bottleneck and of every finer encoder map, which reach the decoder as skip
 connections (known cells are passed on unchanged); the bottleneck grid is HiFill's 32 x 32
 cells (512 px / 16) wherever the image is large enough. The same functions serve the contextual
@@ -34,9 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inpaint.baselines.attention import attention_scores, known_cells, transfer
 from inpaint.baselines.networks import (GATED_DILATIONS, GATED_DOWNSCALE, GATED_FEATURE_GAIN,
-                                        _check_resolution, masked_input)
+                                        PatchDiscriminator, PatchGanConfig, _check_resolution,
+                                        masked_input)
+from inpaint.nn.attention import attention_scores, known_cells, transfer
 
 HIFILL_GRID = 32  # the bottleneck's cells per side: HiFill's 32 x 32 at 512 px
 HIFILL_MIN_CELL = 4  # smallest cell (pixels per side) at small images: grid = R / 4 below 128 px
@@ -219,3 +220,11 @@ class HiFillGenerator(nn.Module):
         """The refinement bottleneck's attention scores, N x L x L (L = `cfg.grid` ** 2 cells,
         row-major): row i is how much cell i borrows from each fully known cell."""
         return self._run(masked_input(image, known))[2]
+
+
+# the names of these networks in model files (`inpaint.pretrained`): HiFill is trained
+# against Gated Conv's SN-PatchGAN
+NETWORKS = {
+    "hifill_generator": (HiFillConfig, HiFillGenerator),
+    "hifill_discriminator": (PatchGanConfig, PatchDiscriminator),
+}

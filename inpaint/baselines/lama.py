@@ -348,3 +348,10 @@ def lama_mask(resolution: int, rng: torch.Generator) -> torch.Tensor:
 def lama_masks(count: int, resolution: int, rng: torch.Generator) -> torch.Tensor:
     """`count` LaMa training masks, count x 1 x H x W (1 = known), deterministic given `rng`."""
     return torch.stack([lama_mask(resolution, rng) for _ in range(count)])[:, None]
+
+
+# the names of these networks in model files (`inpaint.pretrained`)
+NETWORKS = {
+    "lama_generator": (LamaConfig, LamaGenerator),
+    "lama_discriminator": (LamaConfig, LamaDiscriminator),
+}

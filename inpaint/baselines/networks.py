@@ -62,7 +62,7 @@ class PartialConv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  bias: bool = True):
         super().__init__()
-        # The convolution proper is an nn.Conv2d, so that `models.flops_per_image` counts it.
+        # The convolution proper is an nn.Conv2d, so that `flops_per_image` (inpaint.nn) counts it.
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2,
                               bias=False)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
@@ -269,3 +269,11 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).flatten(1)
+
+
+# the names of these networks in model files (`inpaint.pretrained`)
+NETWORKS = {
+    "pconv_unet": (PConvConfig, PConvUNet),
+    "gated_generator": (GatedConfig, GatedGenerator),
+    "patch_discriminator": (PatchGanConfig, PatchDiscriminator),
+}

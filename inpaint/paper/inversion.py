@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inpaint.paper.networks import AutoencoderConfig
+from inpaint.paper.networks import NETWORKS, AutoencoderConfig
 from inpaint.pretrained import load_networks, read_inpainter_config
 
 
@@ -42,7 +42,7 @@ class GanInverter(nn.Module):
     def from_folder(cls, folder: str | Path, device: torch.device | str = "cpu") -> "GanInverter":
         """The exported model folder written by the `train_inversion` stage."""
         config = read_inpainter_config(folder)
-        nets = load_networks(Path(folder) / "weights.pt", device=device)
+        nets = load_networks(Path(folder) / "weights.pt", NETWORKS, device=device)
         if "extended_inversion_encoder" in nets:
             model = ExtendedInverter(nets["extended_inversion_encoder"], nets["generator"],
                                      nets["decoder"], nets["discriminator"], config["hole_fill"])

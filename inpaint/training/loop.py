@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -249,10 +248,3 @@ class Mean:
     def result(self) -> dict[str, float]:
         """The means; a collective under torchrun, so every rank must call it."""
         return distributed.average({k: v / max(self.count, 1) for k, v in self.sums.items()})
-
-
-def set_threads() -> None:
-    """Honour OMP_NUM_THREADS when set (several processes share the cores)."""
-    threads = os.environ.get("OMP_NUM_THREADS")
-    if threads:
-        torch.set_num_threads(int(threads))

@@ -8,10 +8,10 @@ from pathlib import Path
 import torch
 
 from inpaint import config
-from inpaint.training.trainers.base import Trainer, TrainingData
+from inpaint.registry import MODELS
+from inpaint.training.trainers.base import Trainer, TrainingData, baseline_trainer
 
-STAGES = ("train_ae", "train_gan", "train_pixel_gan", "train_inversion", "train_extended",
-          "train_pconv", "train_gatedconv", "train_comodgan", "train_hifill", "train_lama")
+STAGES = tuple(model.stage for model in MODELS.values())
 
 
 def untrained(stage: str, data: TrainingData, device: torch.device,
@@ -58,19 +58,10 @@ def untrained(stage: str, data: TrainingData, device: torch.device,
         features = random_alexnet().to(device) if params.perceptual_weight else None
         trainer = ExtendedInversionTrainer if extended else InversionTrainer
         return trainer(model, params, data, features, device)
-    if stage == "train_pconv":
-        from inpaint.training.trainers.pconv import PConvTrainer
-        return PConvTrainer(section(config.PConvParams, "pconv"), data, random_alexnet(), device)
-    if stage == "train_gatedconv":
-        from inpaint.training.trainers.gatedconv import GatedConvTrainer
-        return GatedConvTrainer(section(config.GatedConvParams, "gatedconv"), data, device)
-    if stage == "train_comodgan":
-        from inpaint.training.trainers.comodgan import CoModGanTrainer
-        return CoModGanTrainer(section(config.CoModGanParams, "comodgan"), data, device)
-    if stage == "train_hifill":
-        from inpaint.training.trainers.hifill import HiFillTrainer
-        return HiFillTrainer(section(config.HiFillParams, "hifill"), data, device)
-    if stage == "train_lama":
-        from inpaint.training.trainers.lama import LamaTrainer
-        return LamaTrainer(section(config.LamaParams, "lama"), data, random_alexnet(), device)
+    baselines = {model.stage: model for model in MODELS.values() if model.inpainter}
+    if stage in baselines:
+        model = baselines[stage]
+        params = section(config.SECTIONS[model.section], model.section)
+        return baseline_trainer(model, params, data, device,
+                                random_alexnet() if model.perceptual else None)
     raise ValueError(f"unknown training stage {stage!r}; stages: {', '.join(STAGES)}")

@@ -9,6 +9,7 @@ profiling scripts build the same trainers to time their steps.
 """
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,8 @@ from torch import nn
 from inpaint.data.images import load_npy
 from inpaint.data.writers import write_tsv
 from inpaint.evaluation.scoring import score_pairs
-from inpaint.paper.networks import describe as describe_network
+from inpaint.nn.flops import describe as describe_network
+from inpaint.registry import Model
 from inpaint.tensors import known_tensor, to_tensor, to_uint8
 from inpaint.training import distributed
 from inpaint.training.loop import (Checkpoint, EarlyStop, Mean, batches, epoch_generator,
@@ -157,6 +159,21 @@ class InpaintingTrainer(Trainer):
                 to_uint8(known * x + (1 - known) * out), truth]
         self.fill_module.train(was_training)
         return np.concatenate(rows), len(show)
+
+
+def trainer_class(model: Model) -> type[Trainer]:
+    """The `Trainer` class `model`'s record names ('module:Class'), imported only now, so that
+    a stage loads the code of its own model alone."""
+    module, _, name = model.trainer.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def baseline_trainer(model: Model, params, data: TrainingData, device: torch.device,
+                     features: nn.Module | None = None) -> Trainer:
+    """The trainer of a retrained baseline (a model with an `inpainter`): built from its params
+    section, the data and, for a perceptual one, LPIPS's AlexNet `features`."""
+    cls = trainer_class(model)
+    return cls(params, data, features, device) if model.perceptual else cls(params, data, device)
 
 
 def describe(trainer: Trainer) -> str:

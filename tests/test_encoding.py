@@ -14,7 +14,7 @@ from inpaint.data.images import PNG_COMPRESSION, save_options
 
 
 def test_save_options_per_format():
-    assert save_options("PNG") == {"compress_level": PNG_COMPRESSION}
+    assert save_options("PNG") == {"compress_level": PNG_COMPRESSION, "compress_type": 3}
     assert save_options("PNG", png_compression=9) == {"compress_level": 9}
     assert save_options("JPEG") == {}
     assert save_options("JPEG", quality=95) == {"quality": 95}

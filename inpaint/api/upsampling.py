@@ -142,17 +142,19 @@ class _CellGrid:
         one strip of cells at a time."""
         size = self.cell * self.cell * image.shape[2]
         mixed = np.zeros((len(scores), size), np.float32)
-        columns = np.arange(self.cells * self.cell).reshape(self.cells, self.cell)
+        pad = self.cells * self.cell - self.side
         for strip in range(self.cells):
             sources = np.flatnonzero(source[strip * self.cells:(strip + 1) * self.cells])
             if sources.size == 0 or len(scores) == 0:
                 continue
-            rows = self._rows(strip)[:, None]
-            cols = np.minimum(columns[sources].ravel(), self.side - 1)[None]
-            residual = image[rows, cols].astype(np.float32) - blurred[rows, cols]
-            patches = residual.reshape(self.cell, sources.size, self.cell, -1).swapaxes(0, 1)
-            mixed += scores[:, strip * self.cells + sources] @ patches.reshape(sources.size,
-                                                                                 size)
+            rows = self._rows(strip)
+            residual = np.subtract(image.take(rows, axis=0), blurred.take(rows, axis=0),
+                                   dtype=np.float32)
+            if pad:  # the last column repeated to fill the last cells
+                residual = np.concatenate([residual, residual[:, -1:].repeat(pad, axis=1)], 1)
+            patches = residual.reshape(self.cell, self.cells, self.cell, -1)[:, sources]
+            patches = patches.swapaxes(0, 1).reshape(sources.size, size)
+            mixed += scores[:, strip * self.cells + sources] @ patches
         return mixed.reshape(len(scores), self.cell, self.cell, image.shape[2])
 
 

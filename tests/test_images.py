@@ -87,3 +87,14 @@ def test_list_images_is_recursive_and_filters_suffixes(tmp_path):
     for name in ["a/b/x.PNG", "a/y.jpeg", "z.txt", "w.webp"]:
         (tmp_path / name).write_bytes(b"")
     assert [p.name for p in list_images(tmp_path)] == ["x.PNG", "y.jpeg", "w.webp"]
+
+
+def test_large_photos_are_read_up_to_pillows_hard_limit(tmp_path, monkeypatch):
+    """Pillow warns of a decompression bomb from 89 MP, below a 100 MP camera's photo: such
+    photos are read; beyond twice that (Pillow's own error) the file is refused."""
+    Image.fromarray(np.zeros((100, 100, 3), np.uint8)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 6000)  # 10,000 px: in the warning band
+    assert open_image(tmp_path / "big.png").size == (100, 100)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4000)  # beyond twice the limit
+    with pytest.raises(ImageError, match="big.png: cannot decode image"):
+        open_image(tmp_path / "big.png")

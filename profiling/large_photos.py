@@ -6,10 +6,11 @@ Each case is a fresh process running the `inpaint` command's `main` on a JPEG ph
 mask (the photos are synthetic, made once under --work): wall time from the parent (start-up
 included), its CPU time (user + system) and peak memory (peak resident set), both from
 `os.wait4`. On a busy machine the wall time mostly measures waiting: the CPU time is the work.
-The split is CPU time inside the child, measured by wrapping the command's own steps: start-up (imports and the
-model: `load_inpainter`), load (decoding the photo and mask), fill (the mask, the model at
-its resolution and everything else `Inpainter.inpaint` does besides the next two), upsample
-(`upsample_regions`), blend (`blend_regions`) and encode (writing the file). Medians of
+The split is CPU time inside the child, measured by wrapping the command's own steps:
+start-up (imports and the model: `load_inpainter`), load (decoding the photo and mask), fill
+(the mask, the model at its resolution and everything else `Inpainter.inpaint` does besides
+the next two), upsample (`upsample_regions`), blend (`blend_regions`) and encode (writing the
+file). Medians of
 --repeats runs. Holes: 'one' is an ellipse of 2.75% of the photo (0.66 MP at 24 MP);
 'several' adds one of 2% (the issue's 0.48 MP) and four small ones, one at the border.
 
@@ -215,9 +216,9 @@ def main() -> None:
                     str(model)]
             m = medians([run_case(argv, args.code, args.work) for _ in range(args.repeats)])
             width, height = photo_size(megapixels)
+            steps = " | ".join(f"{m[step]:.2f}" for step in STEPS)
             print(f"| {megapixels:g} MP ({width}x{height}) | {kind} | {m['wall']:.2f} | "
-                  f"{m['cpu']:.2f} | {m['peak_mib']:,.0f} | " + " | ".join(f"{m[s]:.2f}" for s in STEPS)
-                  + " |", flush=True)
+                  f"{m['cpu']:.2f} | {m['peak_mib']:,.0f} | {steps} |", flush=True)
     if args.small_photos:
         rate = folder_throughput(args.work, model, args.code, args.small_photos,
                                  max(1, min(args.repeats, 3)))

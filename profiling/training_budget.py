@@ -28,15 +28,14 @@ import yaml
 
 from compute_limit import COUNT, step_flops_per_image
 from inpaint.device import get_device, set_threads
+from inpaint.registry import MODELS
 from common import PARAMS, make_data
 from inpaint.training.trainers import untrained
 
 OURS = ("train_ae", "train_gan", "train_inversion")
 EXTENDED = ("train_ae", "train_gan", "train_extended")  # ours_extended's chain
-BASELINES = ("train_pconv", "train_gatedconv", "train_comodgan", "train_hifill", "train_lama")
-SECTIONS = {"train_ae": "ae", "train_gan": "gan", "train_inversion": "inversion",
-            "train_extended": "extended", "train_pconv": "pconv", "train_gatedconv": "gatedconv",
-            "train_comodgan": "comodgan", "train_hifill": "hifill", "train_lama": "lama"}
+BASELINES = tuple(model.stage for model in MODELS.values() if model.inpainter)
+SECTIONS = {model.stage: model.section for model in MODELS.values()}  # stage -> params section
 
 
 def train_images(given: int | None, params_file: Path) -> int:

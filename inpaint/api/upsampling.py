@@ -88,7 +88,7 @@ def _cra(crops: list[np.ndarray], features: np.ndarray, grid: _CellGrid, image: 
         for target, cell_detail in zip(targets, detail):
             inside = grid.overlap(target, rows, cols)
             if inside is not None:
-                (in_crop, in_cell) = inside
+                in_crop, in_cell = inside
                 hole = ~known[rows, cols][in_crop]
                 crop[in_crop] += cell_detail[in_cell] * hole[..., None]
     return [np.clip(np.rint(crop), 0, 255).astype(np.uint8) for crop in crops]

@@ -327,7 +327,6 @@ class Inpainter:
             raise ValueError(f"refine_steps={refine_steps}: {refiners_phrase()}")
         if spec.model is None and folder is not None:
             raise ValueError(f"method {method!r} uses no model, but one was given: {folder}")
-        from inpaint.pretrained import ModelFormatError
         path = Path(folder) if folder is not None else methods.default_model_path(method)
         if spec.model is None:
             device = "cpu"  # and torch stays unloaded for a classical method
@@ -339,6 +338,7 @@ class Inpainter:
         try:  # refined: the variant the benchmark scores ('ours_hybrid')
             built = methods.build_method(spec.refined_by if refine_steps else method, settings)
         except (KeyError, RuntimeError) as err:  # weights that do not fit their config
+            from inpaint.pretrained import ModelFormatError  # here: it loads torch
             stored = "config.json" if path.is_dir() else "their stored config"
             raise ModelFormatError(f"{path}: weights do not match {stored} ({err})") from None
         return cls(built.fill, built.resolution, method, blend, upsample)

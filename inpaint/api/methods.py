@@ -68,11 +68,11 @@ def default_model_path(name: str, models_dir: Path = Path("models")) -> Path | N
 
 def build_method(name: str, settings: MethodSettings) -> BuiltMethod:
     """Method `name` with its model (`settings.model`, else its default path) read once."""
-    from inpaint.pretrained import ModelFormatError
     method = get_method(name)
     model = model_of(name)
     path = None
     if model is not None:
+        from inpaint.pretrained import ModelFormatError  # here: a classical method needs no torch
         path = Path(settings.model or default_model_path(name, settings.models_dir))
         folder = not model.path.endswith(".pt")
         if folder and not path.is_dir():

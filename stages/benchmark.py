@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inpaint.arithmetic import pin_process
 from inpaint.api.blending import composite
 from inpaint.api.methods import MethodSettings, build_method, get_method, scored_name
 from inpaint.config import BenchmarkParams, load_section
@@ -79,4 +80,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    pin_process()
     main()

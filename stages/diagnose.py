@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from inpaint.arithmetic import pin_process
 from inpaint.config import DiagnosisParams, load_section
 from inpaint.data.images import load_npy
 from inpaint.data.writers import write_json
@@ -71,4 +72,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    pin_process()
     main()

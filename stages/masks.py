@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inpaint.arithmetic import pin_process
 from inpaint.config import DataParams, MaskParams, load_section
 from inpaint.data.images import atomic_path, list_images, load_npy, save_npy
 from inpaint.data.masks import (assign_buckets, bucket_labels, evaluation_pairs, generate_masks,
@@ -86,4 +87,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    pin_process()
     main()

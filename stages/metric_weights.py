@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from inpaint.arithmetic import pin_process
 from inpaint.evaluation.weights import MANIFEST_FILE, fetch_metric_weights
 
 OUT = Path("models/metric_weights")
@@ -24,4 +25,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    pin_process()
     main()

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from inpaint.arithmetic import pin_process
 from inpaint.config import DataParams, load_section
 from inpaint.data.images import ImageError, atomic_path, list_images, square_resized
 from inpaint.data.synthetic import synthetic_faces
@@ -105,4 +106,5 @@ def prepare(params: DataParams, decoded: Path) -> None:
 
 
 if __name__ == "__main__":
+    pin_process()
     main()

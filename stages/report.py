@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from inpaint.arithmetic import pin_process
 from inpaint.api.blending import BLEND_MODES
 from inpaint.registry import METHODS
 from inpaint.config import ReportParams, load_section
@@ -34,4 +35,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    pin_process()
     main()

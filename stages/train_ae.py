@@ -6,6 +6,7 @@ plots/ae/reconstructions.png (top row: validation images; bottom row: reconstruc
 """
 from __future__ import annotations
 
+from inpaint.arithmetic import pin_process
 from inpaint.config import AutoencoderParams, load_section
 from inpaint.data.writers import save_grid, write_json
 from inpaint.pretrained import save_networks
@@ -32,5 +33,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    pin_process()
     with distributed.launch():
         main()

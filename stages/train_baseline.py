@@ -20,6 +20,7 @@ import argparse
 
 import torch
 
+from inpaint.arithmetic import pin_process
 from inpaint.config import SECTIONS, load_section
 from inpaint.data.writers import save_grid, write_json
 from inpaint.device import set_threads
@@ -57,5 +58,6 @@ def main() -> None:
     print(summary)
 
 if __name__ == "__main__":
+    pin_process()
     with distributed.launch():
         main()

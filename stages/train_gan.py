@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from inpaint.arithmetic import pin_process
 from inpaint.config import GanParams, load_section
 from inpaint.data.writers import save_grid, write_json
 from inpaint.evaluation.metrics import MetricContext
@@ -54,5 +55,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    pin_process()
     with distributed.launch():
         main()

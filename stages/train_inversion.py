@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 
+from inpaint.arithmetic import pin_process
 from inpaint.config import ExtendedParams, InversionParams, load_section
 from inpaint.data.writers import save_grid, write_json
 from inpaint.evaluation.weights import DEFAULT_DIR, load_lpips
@@ -62,5 +63,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    pin_process()
     with distributed.launch():
         main()

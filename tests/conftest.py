@@ -8,6 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from inpaint.arithmetic import OPT_OUT, pinned_environment
+
+# The tests compute with the stages' pinned CPU kernels (inpaint/arithmetic.py), set here
+# before torch computes anything, so that what runs in this process matches a stage's output.
+if os.environ.get(OPT_OUT) != "1":
+    os.environ.update(pinned_environment(os.environ))
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

@@ -57,6 +57,11 @@ def _run(env: dict[str, str]) -> tuple[str, str]:
     return capability, digest
 
 
+def test_the_tests_compute_with_the_pinned_kernels():
+    import torch
+    assert torch.backends.cpu.get_cpu_capability() == "AVX2"  # conftest pinned this process
+
+
 def test_pinned_environment_sets_every_switch_and_keeps_the_rest():
     env = pinned_environment({"PATH": "/bin", "MKL_CBWR": "AUTO", "OPENBLAS_CORETYPE": "Zen"})
     assert is_pinned(env) and env["PATH"] == "/bin"

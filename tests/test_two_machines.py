@@ -32,8 +32,9 @@ TINY = {  # the embedded default, small enough for a test
 
 
 def _run(command: list[str], cwd: Path) -> str:
-    env = {**os.environ, "PYTHONPATH": str(cwd), "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+    identity = {f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER")
+                for what, value in (("NAME", "test"), ("EMAIL", "test@example.com"))}
+    env = {**os.environ, "PYTHONPATH": str(cwd), **identity}
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
                             timeout=1200)
     assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout[-3000:]}\n" \

@@ -29,7 +29,14 @@ class Job:
     stage: str
     process: subprocess.Popen
     started: float
+    log_start: int  # where this run's output begins in logs/<stage>.log
     tries: int = 1
+
+    def ran(self) -> bool:
+        """Whether DVC ran the stage's command (not: found it up to date, or restored it)."""
+        with open(LOGS / f"{self.stage}.log", "rb") as log:
+            log.seek(self.log_start)
+            return b"Running stage" in log.read()
 
 
 @dataclass
@@ -89,11 +96,12 @@ def _clock(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
 
 
-def _start(stage: str, env: dict[str, str]) -> subprocess.Popen:
+def _start(stage: str, env: dict[str, str], tries: int = 1) -> Job:
     LOGS.mkdir(exist_ok=True)
     log = open(LOGS / f"{stage}.log", "a")  # noqa: SIM115 (the child holds it while it runs)
     command = ["dvc", "--wait-for-lock", "repro", "--single-item", stage]
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    return Job(stage, process, time.monotonic(), log.tell(), tries)
 
 
 def _lock_conflict(stage: str) -> bool:
@@ -118,7 +126,7 @@ def run_stages(jobs: int, threads: int = 1, poll: float = 2.0) -> bool:
         f"logs in {LOGS}/<stage>.log")
     while True:
         for stage in schedule.ready(set(running))[:max(0, jobs - len(running))]:
-            running[stage] = Job(stage, _start(stage, env), time.monotonic())
+            running[stage] = _start(stage, env)
             say(f"start {stage}   (running: {', '.join(running)})")
         if not running:
             break
@@ -131,12 +139,13 @@ def run_stages(jobs: int, threads: int = 1, poll: float = 2.0) -> bool:
             took = time.monotonic() - job.started
             if code == 0:
                 schedule.done.append(stage)
-                durations[stage] = round(took, 1)
+                if job.ran():  # an up-to-date stage's second says nothing of its cost
+                    durations[stage] = round(took, 1)
                 say(f"done  {stage} in {took / 60:.1f} min   ({len(schedule.done)}/"
                     f"{len(needs)} done; running: {', '.join(running) or '-'})")
             elif _lock_conflict(stage) and job.tries < LOCK_RETRIES:
                 say(f"retry {stage}: another stage held DVC's lock")
-                running[stage] = Job(stage, _start(stage, env), time.monotonic(), job.tries + 1)
+                running[stage] = _start(stage, env, job.tries + 1)
             else:
                 schedule.failed.append(stage)
                 say(f"FAILED {stage} (exit {code}); see {LOGS}/{stage}.log; its downstream "

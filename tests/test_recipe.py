@@ -102,7 +102,9 @@ def test_a_failed_stage_stops_its_downstream_and_a_rerun_carries_on(toy_repo, mo
     assert "FAILED c" in out and "not run: d" in out
     assert set(yaml.safe_load(Path("dvc.lock").read_text())["stages"]) == {"a", "b"}
     b_made = Path("b.out").read_text()
+    b_took = json.loads(parallel.DURATIONS.read_text())["b"]
     os.remove("fail_c")
     assert parallel.run_stages(jobs=2, poll=0.2)
     assert Path("b.out").read_text() == b_made  # the finished stage was not run again
+    assert json.loads(parallel.DURATIONS.read_text())["b"] == b_took  # nor its time replaced
     assert Path("d.out").is_file()

@@ -67,13 +67,26 @@ class Schedule:
         return blocked
 
 
-def pipeline_graph() -> dict[str, set[str]]:
-    """{stage: the stages it depends on} of the repository's dvc.yaml."""
+def pipeline_graph(targets: list[str] | None = None) -> dict[str, set[str]]:
+    """{stage: the stages it depends on} of the repository's dvc.yaml: every stage, or only
+    `targets` and what they depend on."""
     from dvc.repo import Repo
     with Repo() as repo:
         graph = repo.index.graph
-        return {stage.addressing: {up.addressing for up in graph.successors(stage)}
-                for stage in graph.nodes}
+        needs = {stage.addressing: {up.addressing for up in graph.successors(stage)}
+                 for stage in graph.nodes}
+    if targets is None:
+        return needs
+    unknown = sorted(set(targets) - set(needs))
+    if unknown:
+        raise ValueError(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(needs)}")
+    kept, todo = set(), list(targets)
+    while todo:
+        stage = todo.pop()
+        if stage not in kept:
+            kept.add(stage)
+            todo += needs[stage]
+    return {stage: ups for stage, ups in needs.items() if stage in kept}
 
 
 def priorities(needs: dict[str, set[str]], durations: dict[str, float]) -> dict[str, float]:
@@ -109,10 +122,11 @@ def _lock_conflict(stage: str) -> bool:
     return any(sign in tail for sign in ("Unable to acquire lock", "LockError", "is busy"))
 
 
-def run_stages(jobs: int, threads: int = 1, poll: float = 2.0) -> bool:
-    """Bring the whole pipeline up to date with `jobs` stages at once, each at `threads`
-    threads. Returns whether every stage succeeded."""
-    needs = pipeline_graph()
+def run_stages(jobs: int, threads: int = 1, poll: float = 2.0,
+               targets: list[str] | None = None) -> bool:
+    """Bring the pipeline (or `targets` and what they need) up to date with `jobs` stages at
+    once, each at `threads` threads. Returns whether every stage succeeded."""
+    needs = pipeline_graph(targets)
     durations = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
     schedule = Schedule(needs, priorities(needs, durations))
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
@@ -171,8 +185,10 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=default_jobs())
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("targets", nargs="*", help="these stages and what they need "
+                        "(default: every stage)")
     args = parser.parse_args(argv)
-    return 0 if run_stages(args.jobs, args.threads) else 1
+    return 0 if run_stages(args.jobs, args.threads, targets=args.targets or None) else 1
 
 
 if __name__ == "__main__":

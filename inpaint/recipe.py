@@ -14,7 +14,9 @@ stage up to date: `dvc exp show` and `dvc params diff` list what the recipe chan
 `--seed N` is the replicate seed: it sets the `seed` of every training stage's section
 (`ae`, `gan`, `inversion`, ... : the params of the stages named `train_*` in dvc.yaml) to N
 and nothing else, so the test faces, masks and pairs stay the same; the experiment is named
-`<recipe>-seed<N>`.
+`<recipe>-seed<N>`. `--targets STAGE ...` runs only those stages and what they need (a
+study's later seeds: `benchmark diagnose`, without the pixel-space GAN of Figure 6 and the
+report, which one seed gives).
 """
 from __future__ import annotations
 
@@ -70,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("recipe", help="YAML file of params that differ from params.yaml")
     parser.add_argument("--seed", type=int, help="replicate seed of every training stage")
     parser.add_argument("--jobs", type=int, help="stages at once (default: the cores)")
+    parser.add_argument("--targets", nargs="+", metavar="STAGE",
+                        help="only these stages and what they need (default: every stage)")
     parser.add_argument("--serial", action="store_true",
                         help="no parallel phase: `dvc exp run` runs the stages one by one")
     args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
@@ -84,9 +88,10 @@ def main(argv: list[str] | None = None) -> int:
 
         from inpaint import parallel
         apply_overrides(PARAMS_FILE, settings)  # what `dvc exp run -S` does first
-        if not parallel.run_stages(args.jobs or parallel.default_jobs()):
+        if not parallel.run_stages(args.jobs or parallel.default_jobs(),
+                                   targets=args.targets):
             return 1
-    command = experiment_command(settings, name, extra)
+    command = experiment_command(settings, name, [*extra, *(args.targets or [])])
     print(" ".join(command), flush=True)
     return subprocess.call(command)
 

@@ -108,3 +108,12 @@ def test_a_failed_stage_stops_its_downstream_and_a_rerun_carries_on(toy_repo, mo
     assert Path("b.out").read_text() == b_made  # the finished stage was not run again
     assert json.loads(parallel.DURATIONS.read_text())["b"] == b_took  # nor its time replaced
     assert Path("d.out").is_file()
+
+
+def test_targets_run_only_what_they_need(toy_repo, monkeypatch):
+    monkeypatch.chdir(toy_repo)
+    assert sorted(parallel.pipeline_graph(["b"])) == ["a", "b"]
+    with pytest.raises(ValueError, match="unknown stage"):
+        parallel.pipeline_graph(["nope"])
+    assert parallel.run_stages(jobs=2, poll=0.2, targets=["b"])
+    assert Path("b.out").is_file() and not Path("c.out").exists()

@@ -110,10 +110,27 @@ def _cpu_name() -> str:
     return platform.processor()
 
 
+def current_metrics(pipeline_file: str = "dvc.yaml") -> list[Path]:
+    """The metrics files of the stages that are up to date in this DVC workspace: a stage that
+    a partial run left out (`--targets`) still holds the committed file of another run."""
+    from dvc.repo import Repo
+    produced = {}
+    for name, stage in yaml.safe_load(Path(pipeline_file).read_text())["stages"].items():
+        for entry in [*stage.get("metrics", []), *stage.get("outs", [])]:
+            produced[entry if isinstance(entry, str) else next(iter(entry))] = name
+    with Repo() as repo:
+        changed = set(repo.status())
+    if "benchmark" in changed:
+        raise ValueError("the benchmark stage is not up to date: nothing to record")
+    return [path for path in sorted(Path("metrics").glob("*.json"))
+            if produced.get(path.as_posix(), "benchmark") not in changed]
+
+
 def record_seed(seed: int, folder: Path = SEEDS, benchmark: Path = Path("data/benchmark"),
-                resamples: int = 300) -> Path:
+                resamples: int = 300, metrics: list[Path] | None = None) -> Path:
     """Write the record of the run in this workspace as reports/seeds/seed<N>/ (replacing an
-    older record of that seed only once the new one is complete)."""
+    older record of that seed only once the new one is complete), with `metrics` (default:
+    every metrics/*.json)."""
     params = yaml.safe_load(Path("params.yaml").read_text())
     trained = {params[section]["seed"] for section in training_sections()}
     if trained != {seed}:
@@ -130,7 +147,7 @@ def record_seed(seed: int, folder: Path = SEEDS, benchmark: Path = Path("data/be
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "metrics").mkdir(parents=True)
     shutil.copy("params.yaml", tmp / "params.yaml")
-    for path in sorted(Path("metrics").glob("*.json")):
+    for path in sorted(Path("metrics").glob("*.json")) if metrics is None else metrics:
         shutil.copy(path, tmp / "metrics" / path.name)
     with gzip.open(tmp / "scores.csv.gz", "wt", compresslevel=9) as f:
         scores.to_csv(f, index=False, float_format="%.6g")
@@ -353,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "record":
-            print(f"recorded {record_seed(args.seed)}")
+            print(f"recorded {record_seed(args.seed, metrics=current_metrics())}")
         else:
             text = study_report(load_records(), args.resamples)
             path = SEEDS / "study.md"

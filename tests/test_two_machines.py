@@ -71,8 +71,11 @@ def test_two_machines_share_their_seeds_through_the_remotes(tmp_path):
     assert {"tiny-seed1", "tiny-seed2"} <= set(listed)
     for seed in (1, 2):
         _run(["dvc", "exp", "pull", "origin", f"tiny-seed{seed}"], collector)
-        _run(["dvc", "exp", "apply", f"tiny-seed{seed}"], collector)
-        _run(["dvc", "pull"], collector)
+        # a branch, not `dvc exp apply`: a partial run's dvc.lock keeps the entries of the
+        # stages it left out, whose outputs no remote holds, and apply's checkout fails on them
+        _run(["dvc", "exp", "branch", f"tiny-seed{seed}", f"seed{seed}"], collector)
+        _run(["git", "checkout", "-q", f"seed{seed}"], collector)
+        _run(["dvc", "pull", "--allow-missing"], collector)
         assert yaml.safe_load((collector / "params.yaml").read_text())["lama"]["seed"] == seed
         _run(["python", "-m", "inpaint.evaluation.study", "record", "--seed", str(seed)],
              collector)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -36,6 +37,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from inpaint.arithmetic import OPT_OUT
 from inpaint.config import training_sections
 from inpaint.evaluation.compare import HIGHER_IS_BETTER, PAIR_KEYS, _fids, verdict
 from inpaint.evaluation.metrics import ALL_MASKS
@@ -89,15 +91,13 @@ def fid_draws(scores: pd.DataFrame, features: dict[str, np.ndarray], real: np.nd
 
 
 def _run_facts(seed: int) -> dict:
-    import os
-
-    from inpaint.arithmetic import PINNED, is_pinned
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
     durations = Path("logs/durations.json")
     return {"seed": seed, "recorded": time.strftime("%Y-%m-%d %H:%M:%S"),
             "commit": commit.stdout.strip() or None, "cpu": _cpu_name(),
-            "machine": platform.machine(), "kernels_pinned": is_pinned({**os.environ, **PINNED})
-            and os.environ.get("INPAINT_NATIVE_KERNELS") != "1",
+            "machine": platform.machine(),
+            # the stages pin their kernels themselves unless this opt-out was set
+            "kernels_pinned": os.environ.get(OPT_OUT) != "1",
             "stage_seconds": json.loads(durations.read_text()) if durations.is_file() else None}
 
 

@@ -1,6 +1,7 @@
 """Run the pipeline with a recipe: a YAML file of params that differ from params.yaml.
 
-    python -m inpaint.recipe recipes/celebahq64.yaml [--seed N] [--jobs J] [--targets STAGE ...] [--serial]
+    python -m inpaint.recipe recipes/celebahq64.yaml [--seed N] [--jobs J] [--serial]
+                                                     [--targets STAGE ...]
 
 checks every key of the recipe against the params' dataclasses (an unknown section or key, or
 a value out of range, stops it before anything runs, naming the key), writes the recipe's

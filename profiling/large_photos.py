@@ -6,7 +6,8 @@ Each case is a fresh process running the `inpaint` command's `main` on a JPEG ph
 mask (the photos are synthetic, made once under --work): wall time from the parent (start-up
 included), its CPU time (user + system) and peak memory (peak resident set), both from
 `os.wait4`. On a busy machine the wall time mostly measures waiting: the CPU time is the work.
-The split is CPU time inside the child, measured by wrapping the command's own steps:
+The split is wall time inside the child (the command overlaps some steps with a second
+thread, so it is the steps' share of the wait), measured by wrapping the command's steps:
 start-up (imports and the model: `load_inpainter`), load (decoding the photo and mask), fill
 (the mask, the model at its resolution and everything else `Inpainter.inpaint` does besides
 the next two), upsample (`upsample_regions`), blend (`blend_regions`) and encode (writing the
@@ -125,17 +126,17 @@ def child(argv: list[str], timings: Path) -> None:
             return
 
         def wrapper(*args, **kwargs):
-            start = time.process_time()
+            start = time.perf_counter()
             try:
                 return original(*args, **kwargs)
             finally:
-                spent[step] += time.process_time() - start
+                spent[step] += time.perf_counter() - start
         setattr(owner, name, wrapper)
 
     timed(cli, "load_inpainter", "start-up")
     timed(cli.Pair, "read", "load")
     timed(inpainter.Inpainter, "inpaint", "fill")
-    for owner, name in ((upsampling, "upsample_regions"), (upsampling, "upsample")):
+    for owner, name in ((inpainter, "upsample_regions"), (upsampling, "upsample")):
         timed(owner, name, "upsample")
     for owner, name in ((inpainter, "blend_regions"), (inpainter, "blend")):
         timed(owner, name, "blend")

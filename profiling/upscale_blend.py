@@ -26,7 +26,8 @@ import time
 import numpy as np
 
 from inpaint.api.blending import blend
-from inpaint.api.inpainter import Inpainter, _downscale, _SquareGeometry, _upscale
+from inpaint.api.inpainter import Inpainter, _downscale, _SquareGeometry
+from inpaint.api.upsampling import upsample
 from inpaint.evaluation.metrics import MetricContext, calc_metric
 from upsample import interval, pairs_at  # profiling/ is on the path: scripts run by path
 
@@ -36,7 +37,8 @@ def fullres(inpainter: Inpainter, image: np.ndarray, hole: np.ndarray) -> np.nda
     geometry = _SquareGeometry(*hole.shape)
     small, known = _downscale(image, ~hole, geometry, inpainter.resolution)
     raw = inpainter.fill(small[None], known[None].astype(np.uint8))[0]
-    fill = _upscale(raw, image, ~hole, geometry, "bicubic")
+    fill = geometry.from_square(upsample(raw, geometry.to_square(image),
+                                         geometry.to_square(~hole), "bicubic"))
     return blend(image[None], (~hole)[None], fill[None], "poisson")[0]
 
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from inpaint.api.blending import blend_regions, poisson_blend, regions_to_blend
-from inpaint.api.inpainter import Inpainter, _SquareGeometry
+from inpaint.api.inpainter import Inpainter, _box_cover, _SquareGeometry
 from inpaint.api.regions import hole_regions
 from inpaint.api.upsampling import CELLS_PER_SIDE, resize, upsample, upsample_regions
 from inpaint.nn.attention import attention_scores, known_cells, transfer
@@ -144,3 +144,34 @@ def test_the_inpainter_equals_the_whole_photo_path(mode):
     reference = poisson_blend(image, ~hole, geometry.from_square(upsampled))
     assert np.abs(out.astype(int) - reference).max() <= 1
     assert np.array_equal(out[~hole], image[~hole])
+
+
+@pytest.mark.parametrize("resolution", [32, 64])
+def test_the_known_cover_counted_in_integers_is_pillows_box_resize(resolution):
+    """`_downscale`'s cover (the share of known pixels under each low-resolution pixel) without
+    the float copy of the photo's mask: equal to Pillow's BOX resize, at sides that divide the
+    resolution and sides that do not, for masks with a few scattered hole pixels (the 0.999
+    threshold) and large holes; a photo smaller than the model goes through Pillow."""
+    rng = np.random.default_rng(resolution)
+    for side in (resolution - 7, resolution, resolution + 1, 3 * resolution + 17, 8 * resolution,
+                 1000):
+        for share in (0.0002, 0.01, 0.4):
+            known = rng.random((side, side)) > share
+            pillow = np.asarray(Image.fromarray(known.astype(np.float32))
+                                .resize((resolution, resolution), Image.Resampling.BOX))
+            counted = _box_cover(known, resolution)
+            assert np.abs(counted - pillow).max() < 1e-6
+            assert np.array_equal(counted > 0.999, pillow > 0.999)
+
+
+def test_several_holes_blend_side_by_side_as_one_at_a_time(monkeypatch):
+    """`blend_regions` solves the rectangles in threads: the same photo as with one thread."""
+    image = photo(200, 260, seed=4)
+    hole = several_holes(200, 260)
+    fill = (image.astype(int) + 30).clip(0, 255).astype(np.uint8)
+    regions = regions_to_blend(hole, "poisson")
+    crops = [fill[rect] for rect in regions.rects]
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    side_by_side = blend_regions(image, hole, crops, regions, "poisson")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert np.array_equal(side_by_side, blend_regions(image, hole, crops, regions, "poisson"))

@@ -28,8 +28,10 @@ gradient domain (`inpaint.api.blending`), so a fill whose colour is off by a shi
 """
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,7 +45,8 @@ from inpaint.api.blending import (BLEND_MODES, BlendRegions, blend_regions, comp
 from inpaint.device import get_device
 from inpaint.data.images import to_rgb
 from inpaint.api.methods import InpaintFn
-from inpaint.api.upsampling import DEFAULT_UPSAMPLER, UPSAMPLERS
+from inpaint.api.upsampling import (DEFAULT_UPSAMPLER, UPSAMPLERS, low_pass, needs_low_pass,
+                                    upsample_regions)
 
 if TYPE_CHECKING:
     import torch
@@ -101,8 +104,8 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
 def _split(image: Image.Image) -> _Layers:
     image = _normalise_mode(image)
     alpha = np.asarray(image.getchannel("A")) if image.mode in ("RGBA", "LA") else None
-    if image.mode in ("RGB", "RGBA"):
-        colour = np.asarray(image.convert("RGB"))
+    if image.mode in ("RGB", "RGBA"):  # an RGB image is read as it is, not copied first
+        colour = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
     else:  # L, LA, I;16
         colour = np.asarray(image.getchannel(0) if image.mode == "LA" else image)[..., None]
     # an RGB photo's colour is what the model sees: one array, not two of the photo's size
@@ -125,20 +128,22 @@ def _image_from_array(array: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(array))
 
 
-def _mask_levels(mask: ImageLike) -> np.ndarray:
-    """The mask as float grey levels in [0, 1] (1 = white) at its own size."""
-    if isinstance(mask, Image.Image):
-        return np.asarray(to_rgb(mask).convert("L"), dtype=np.float32) / 255.0
+def _mask_levels(mask: ImageLike) -> tuple[np.ndarray, float]:
+    """The mask's grey levels at its own size and the level of white: uint8 and 255 for an
+    image, the array and its dtype's top for an array (1 for bool and float in [0, 1]). Kept
+    in their own type: a float copy of a 24 MP mask is 96 MB and a third of a second."""
+    if isinstance(mask, Image.Image):  # grey is read as it is (L -> RGB -> L is the identity)
+        return np.asarray(mask if mask.mode == "L" else to_rgb(mask).convert("L")), 255
     mask = np.asarray(mask)
     if mask.ndim != 2 or 0 in mask.shape:
         raise InputError("mask", f"mask array of shape {mask.shape}: expected H x W (an H x W x 4 "
                                  "RGBA array with mask_format='alpha')")
     if mask.dtype == bool:
-        return mask.astype(np.float32)
+        return mask, 1
     if mask.dtype in (np.uint8, np.uint16):
-        return mask.astype(np.float32) / np.iinfo(mask.dtype).max
+        return mask, np.iinfo(mask.dtype).max
     if np.issubdtype(mask.dtype, np.floating) and mask.min() >= 0.0 and mask.max() <= 1.0:
-        return mask.astype(np.float32)
+        return mask, 1
     raise InputError("mask", f"mask array of dtype {mask.dtype}: expected bool, uint8, uint16 "
                              "or float in [0, 1]")
 
@@ -157,9 +162,10 @@ def _alpha(mask: ImageLike) -> np.ndarray | None:
     return None
 
 
-def _levels(mask: ImageLike, mask_format: str) -> tuple[np.ndarray, bool]:
-    """The mask's levels in [0, 1] for `mask_format` (grey, or opacity for 'alpha'), and whether
-    the hole is where they are high (>= 0.5) rather than low."""
+def _levels(mask: ImageLike, mask_format: str) -> tuple[np.ndarray, float, bool]:
+    """The mask's levels for `mask_format` (grey, or opacity for 'alpha'), the level of full
+    white or opacity, and whether the hole is where they are high (at least half of that)
+    rather than low."""
     if mask_format not in MASK_FORMATS:
         raise ValueError(f"mask_format={mask_format!r}: expected one of {MASK_FORMATS}")
     alpha = _alpha(mask)
@@ -169,21 +175,22 @@ def _levels(mask: ImageLike, mask_format: str) -> tuple[np.ndarray, bool]:
                 f"array of shape {np.shape(mask)}")
             raise InputError("mask", f"mask has no transparency ({what}): the alpha format reads "
                                      "the hole from an RGBA or LA mask (H x W x 4 uint8 array)")
-        return alpha, False
-    levels, hole_is_white = _mask_levels(mask), mask_format == "white-hole"
-    if alpha is not None and not ((levels >= 0.5) == hole_is_white).any() and (alpha < 0.5).any():
+        return alpha, 1, False
+    (levels, top), hole_is_white = _mask_levels(mask), mask_format == "white-hole"
+    if (alpha is not None and not ((levels >= top / 2) == hole_is_white).any()
+            and (alpha < 0.5).any()):
         raise InputError("mask", f"mask has no hole in its colours ({mask_format}) but "
                                  f"{(alpha < 0.5).mean():.1%} of it is transparent; if "
                                  "transparent marks the hole, use mask_format='alpha' (CLI: "
                                  "--mask-format alpha)")
-    return levels, hole_is_white
+    return levels, top, hole_is_white
 
 
 def _hole(mask: ImageLike, size: tuple[int, int], mask_format: str, resize_mask: bool,
           label: str) -> np.ndarray:
     """A boolean H x W hole map (True = to fill) for an image of `size` (width, height)."""
-    levels, hole_is_white = _levels(mask, mask_format)
-    grey = (levels > 0) & (levels < 1)
+    levels, top, hole_is_white = _levels(mask, mask_format)
+    grey = (levels > 0) & (levels < top)
     if grey.any():
         warnings.warn(f"{label}mask is not binary ({grey.mean():.1%} of its pixels are grey); "
                       "thresholded at 50%", InpaintWarning, stacklevel=4)
@@ -193,8 +200,10 @@ def _hole(mask: ImageLike, size: tuple[int, int], mask_format: str, resize_mask:
                                      f"image is {size[0]}x{size[1]} (width x height); allow "
                                      "resizing with resize_mask=True (CLI: --resize-mask)")
         # resized as grey levels, then thresholded, so thin strokes keep their area
-        levels = np.asarray(Image.fromarray(levels).resize(size, Image.Resampling.BILINEAR))
-    white = levels >= 0.5
+        levels = np.asarray(Image.fromarray(levels.astype(np.float32) / np.float32(top))
+                            .resize(size, Image.Resampling.BILINEAR))
+        top = 1
+    white = levels >= top / 2
     return white if hole_is_white else ~white
 
 
@@ -244,22 +253,73 @@ def _downscale(rgb: np.ndarray, known: np.ndarray, geometry: _SquareGeometry,
     """
     size = (resolution, resolution)
     image = Image.fromarray(geometry.to_square(rgb)).resize(size, Image.Resampling.LANCZOS)
-    cover = Image.fromarray(geometry.to_square(known).astype(np.float32))
-    cover = np.asarray(cover.resize(size, Image.Resampling.BOX))
-    return np.asarray(image), (cover > 0.999).astype(np.float32)
+    return np.asarray(image), (_box_cover(geometry.to_square(known), resolution) > 0.999
+                               ).astype(np.float32)
 
 
-def _upscale(composite: np.ndarray, rgb: np.ndarray, known: np.ndarray,
-             geometry: _SquareGeometry, mode: str, regions: BlendRegions) -> list[np.ndarray]:
+def _box_cover(known: np.ndarray, resolution: int) -> np.ndarray:
+    """The share of known pixels in each low-resolution pixel's footprint: Pillow's BOX resize
+    of the square boolean `known` to `resolution`, which averages the pixels whose centres fall
+    in the footprint, counted in integers instead of resizing a float copy (four bytes a
+    pixel: 144 MB for a 24 MP photo's square). A photo smaller than `resolution` is resized
+    by Pillow, whose footprints are then at least a pixel wide."""
+    if known.shape[0] < resolution:
+        return np.asarray(Image.fromarray(known.astype(np.float32))
+                          .resize((resolution, resolution), Image.Resampling.BOX))
+    starts, stops = _box_footprints(known.shape[0], resolution)
+    rows = np.stack([known[start:stop].sum(0, dtype=np.int32)
+                     for start, stop in zip(starts, stops)])
+    counts = np.stack([rows[:, start:stop].sum(1) for start, stop in zip(starts, stops)], 1)
+    sizes = stops - starts
+    return counts / (sizes[:, None] * sizes[None])
+
+
+def _box_footprints(side: int, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and past-the-end input pixel of each output pixel of Pillow's BOX filter
+    (`precompute_coeffs` in its Resample.c: support of half a scale around the centre)."""
+    scale = side / resolution
+    centres = (np.arange(resolution) + 0.5) * scale
+    starts = np.maximum((centres - scale / 2 + 0.5).astype(np.int64), 0)
+    stops = np.minimum((centres + scale / 2 + 0.5).astype(np.int64), side)
+    return starts, stops
+
+
+@dataclass
+class _Context:
+    """What upsampling reads from the photo, made from the photo alone: its reflect-padded
+    square and known-mask, and CRA's `low_pass` of the square (None when not needed)."""
+    square: np.ndarray
+    known: np.ndarray
+    blurred: np.ndarray | None
+
+
+def _context(rgb: np.ndarray, known: np.ndarray, geometry: _SquareGeometry, mode: str,
+             resolution: int) -> _Context:
+    square, known = geometry.to_square(rgb), geometry.to_square(known)
+    blurred = (low_pass(square, resolution) if needs_low_pass(mode, geometry.side, resolution,
+                                                              known) else None)
+    return _Context(square, known, blurred)
+
+
+def _upscale(composite: np.ndarray, context: _Context, geometry: _SquareGeometry, mode: str,
+             regions: BlendRegions) -> list[np.ndarray]:
     """The model-resolution composite at the image's own size (h x w x 3 uint8) in each
     rectangle of `regions`, by upsampler `mode` (`inpaint.api.upsampling`), which may take
-    detail from the photo `rgb`'s known pixels (`known`)."""
-    from inpaint.api.upsampling import upsample_regions
+    detail from the known pixels of the photo's `context`."""
     (top, _), (left, _) = geometry.pads
     in_square = [(slice(rows.start + top, rows.stop + top),
                   slice(cols.start + left, cols.stop + left)) for rows, cols in regions.rects]
-    return upsample_regions(composite, geometry.to_square(rgb), geometry.to_square(known),
-                            in_square, mode)
+    return upsample_regions(composite, context.square, context.known, in_square, mode,
+                            blurred=context.blurred)
+
+
+def _stated_resolution(folder: Path) -> int | None:
+    """The resolution in an exported model folder's config.json, read without torch; None
+    for anything else (a stage file, or a folder the load will report on)."""
+    try:
+        return int(json.loads((folder / "config.json").read_text())["resolution"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _fill_values(fill_rgb: np.ndarray, layers: _Layers) -> np.ndarray:
@@ -292,14 +352,39 @@ class Inpainter:
             raise ValueError(f"blend={blend!r}: expected one of {', '.join(BLEND_MODES)}")
         if upsample not in UPSAMPLERS:
             raise ValueError(f"upsample={upsample!r}: expected one of {', '.join(UPSAMPLERS)}")
-        self.fill, self.resolution, self.method, self.blend = fill, resolution, method, blend
-        self.upsample = upsample
+        self._model: tuple[InpaintFn, int | None] | Future = (fill, resolution)
+        self._stated_resolution: int | None = None  # a loading model folder's config.json's
+        self.method, self.blend, self.upsample = method, blend, upsample
+
+    @property
+    def fill(self) -> InpaintFn:
+        return self._loaded()[0]
+
+    @property
+    def resolution(self) -> int | None:
+        """The model's resolution; while a model folder loads, the one its config states, so
+        that photos are resized for it before it is ready (`_loaded` checks the two agree)."""
+        if isinstance(self._model, Future) and self._stated_resolution is not None:
+            return self._stated_resolution
+        return self._loaded()[1]
+
+    def _loaded(self) -> tuple[InpaintFn, int | None]:
+        """The method and its resolution, waiting for a background load (raising its error)."""
+        if isinstance(self._model, Future):
+            fill, resolution = self._model.result()
+            if self._stated_resolution not in (None, resolution):
+                from inpaint.pretrained import ModelFormatError  # loaded with the model
+                raise ModelFormatError(f"the model's config.json states resolution "
+                                       f"{self._stated_resolution} but it loads at {resolution}")
+            self._model = fill, resolution
+        return self._model
 
     @classmethod
     def from_pretrained(cls, folder: str | Path | None = None,
                         device: str | torch.device | None = None, refine_steps: int = 0,
                         method: str = "ours", blend: str = "poisson",
-                        upsample: str = DEFAULT_UPSAMPLER, seed: int = 0) -> Inpainter:
+                        upsample: str = DEFAULT_UPSAMPLER, seed: int = 0,
+                        background: bool = False) -> Inpainter:
         """Method `method` of the benchmark's registry, with its model loaded.
 
         `folder` is what the method loads: the exported model folder (weights.pt + config.json)
@@ -313,6 +398,9 @@ class Inpainter:
         known pixels ('poisson' or 'paste'). `upsample`: how a fill made at the model's
         resolution reaches a larger photo ('cra' or 'bicubic', `inpaint.api.upsampling`).
         `seed`: the random draw of a stochastic method (comodgan's z, optim's start).
+        `background`: return at once and load the model (importing torch: about 2 s on a CPU)
+        in a second thread while the caller reads and prepares its photos, as the `inpaint`
+        command does; an error in loading it is then raised by the first `inpaint`.
         """
         if refine_steps < 0:
             raise ValueError(f"refine_steps={refine_steps}: must be 0 or more")
@@ -328,20 +416,33 @@ class Inpainter:
         if spec.model is None and folder is not None:
             raise ValueError(f"method {method!r} uses no model, but one was given: {folder}")
         path = Path(folder) if folder is not None else methods.default_model_path(method)
-        if spec.model is None:
-            device = "cpu"  # and torch stays unloaded for a classical method
-        else:
-            import torch  # here: importing this module (the `inpaint` command does) stays quick
-            device = torch.device(device) if device is not None else get_device()
-        settings = methods.MethodSettings(model=path, device=device, refine_steps=refine_steps,
-                                          seed=int(seed))
-        try:  # refined: the variant the benchmark scores ('ours_hybrid')
-            built = methods.build_method(spec.refined_by if refine_steps else method, settings)
-        except (KeyError, RuntimeError) as err:  # weights that do not fit their config
-            from inpaint.pretrained import ModelFormatError  # here: it loads torch
-            stored = "config.json" if path.is_dir() else "their stored config"
-            raise ModelFormatError(f"{path}: weights do not match {stored} ({err})") from None
-        return cls(built.fill, built.resolution, method, blend, upsample)
+
+        def load() -> tuple[InpaintFn, int | None]:
+            if spec.model is None:
+                torch_device = "cpu"  # and torch stays unloaded for a classical method
+            else:
+                import torch  # here: importing this module (`inpaint` does) stays quick
+                torch_device = torch.device(device) if device is not None else get_device()
+            settings = methods.MethodSettings(model=path, device=torch_device,
+                                              refine_steps=refine_steps, seed=int(seed))
+            try:  # refined: the variant the benchmark scores ('ours_hybrid')
+                built = methods.build_method(spec.refined_by if refine_steps else method,
+                                             settings)
+            except (KeyError, RuntimeError) as err:  # weights that do not fit their config
+                from inpaint.pretrained import ModelFormatError  # here: it loads torch
+                stored = "config.json" if path.is_dir() else "their stored config"
+                raise ModelFormatError(f"{path}: weights do not match {stored} ({err})"
+                                       ) from None
+            return built.fill, built.resolution
+
+        if not background:
+            return cls(*load(), method, blend, upsample)
+        inpainter = cls(None, None, method, blend, upsample)
+        inpainter._stated_resolution = _stated_resolution(path) if spec.model else None
+        loader = ThreadPoolExecutor(1)
+        inpainter._model = loader.submit(load)
+        loader.shutdown(wait=False)  # its thread ends with the load
+        return inpainter
 
     def inpaint(self, image: ImageLike, mask: ImageLike, mask_format: str = "white-hole",
                 resize_mask: bool = False) -> ImageLike:
@@ -400,14 +501,29 @@ class Inpainter:
                 fills.append([fill[rect] for rect in where.rects])
             return fills
         geometries = [_SquareGeometry(*hole.shape) for _, hole in jobs]
-        small = [_downscale(layers.model_rgb, ~hole, geometry, self.resolution)
-                 for (layers, hole), geometry in zip(jobs, geometries)]
-        images = np.stack([rgb for rgb, _ in small])
-        known = np.stack([k for _, k in small]).astype(np.uint8)
-        composites = composite(images, known, self.fill(images, known), self.blend)
-        return [_upscale(c, layers.model_rgb, ~hole, geometry, self.upsample, where)
-                for c, (layers, hole), geometry, where in zip(composites, jobs, geometries,
-                                                               regions)]
+
+        def context(i: int) -> _Context:
+            return _context(jobs[i][0].model_rgb, ~jobs[i][1], geometries[i], self.upsample,
+                            self.resolution)
+
+        # A second thread makes what upsampling reads from each photo (the padded square and
+        # CRA's low-pass: a second of a 24 MP photo) while this one runs the model, one photo
+        # ahead, so that at most two photos' contexts are held at once.
+        with ThreadPoolExecutor(1) as pool:
+            ahead = pool.submit(context, 0)
+            small = [_downscale(layers.model_rgb, ~hole, geometry, self.resolution)
+                     for (layers, hole), geometry in zip(jobs, geometries)]
+            images = np.stack([rgb for rgb, _ in small])
+            known = np.stack([k for _, k in small]).astype(np.uint8)
+            composites = composite(images, known, self.fill(images, known), self.blend)
+            fills = []
+            for i, (fill, geometry, where) in enumerate(zip(composites, geometries, regions)):
+                ready = ahead.result()
+                if i + 1 < len(jobs):
+                    ahead = pool.submit(context, i + 1)
+                fills.append(_upscale(fill, ready, geometry, self.upsample, where))
+                del ready
+            return fills
 
 
 def cli_methods() -> list[str]:

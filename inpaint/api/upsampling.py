@@ -29,6 +29,7 @@ from inpaint.api.regions import Rect, hole_regions
 UPSAMPLERS = ("cra", "bicubic")
 DEFAULT_UPSAMPLER = "cra"  # measured: docs/cli.md#upsampling
 CELLS_PER_SIDE = 32  # attention grid; HiFill: 32 x 32 cells at any photo size
+BATCH_CELLS = 64  # source cells per product in `_CellGrid.aggregate`: 27 MB of float at 24 MP
 
 
 def resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -52,28 +53,47 @@ def upsample(fill: np.ndarray, image: np.ndarray, known: np.ndarray, mode: str,
     return out
 
 
+def needs_low_pass(mode: str, side: int, low: int, known: np.ndarray) -> bool:
+    """Whether upsampling a `low`-px fill to a `side`-px photo with `mode` reads the photo's
+    `low_pass` (CRA with both known and hole pixels)."""
+    return mode == "cra" and side > low and known.any() and not known.all()
+
+
+def low_pass(image: np.ndarray, low: int) -> np.ndarray:
+    """The square photo resized to `low` px and back (bicubic both ways): its difference to
+    the photo is the detail CRA carries into the hole. It depends on the photo alone, so the
+    `Inpainter` makes it in a second thread while the model fills the hole."""
+    return resize(resize(image, low), image.shape[0])
+
+
 def upsample_regions(fill: np.ndarray, image: np.ndarray, known: np.ndarray,
-                     rects: list[Rect], mode: str, cells: int = CELLS_PER_SIDE
-                     ) -> list[np.ndarray]:
+                     rects: list[Rect], mode: str, cells: int = CELLS_PER_SIDE,
+                     blurred: np.ndarray | None = None) -> list[np.ndarray]:
     """`upsample`'s result in each rectangle of `rects` (row and column slices of the square
-    photo), without building it elsewhere: one h x w x 3 uint8 array per rectangle."""
+    photo), without building it elsewhere: one h x w x 3 uint8 array per rectangle.
+    `blurred` is the photo's `low_pass`, when it was made beforehand."""
     if mode not in UPSAMPLERS:
         raise ValueError(f"upsample={mode!r}: expected one of {', '.join(UPSAMPLERS)}")
     side = image.shape[0]
-    blurry = resize(fill, side)
-    if mode == "bicubic" or side <= fill.shape[0] or known.all() or not known.any():
-        return [blurry[rect] for rect in rects]
+    # kept as Pillow's image and read a rectangle or a strip at a time: no array of its size
+    blurry = Image.fromarray(fill).resize((side, side), Image.Resampling.BICUBIC)
+    crops = [np.asarray(blurry.crop((cols.start, rows.start, cols.stop, rows.stop)))
+             for rows, cols in rects]
+    if not needs_low_pass(mode, side, fill.shape[0], known):
+        return crops
     grid = _CellGrid(side, cells)
     features = grid.means(blurry)
-    crops = [blurry[rect].astype(np.float32) for rect in rects]
-    del blurry  # before the residual's full-size copies: the peak of a large photo
-    return _cra(crops, features, grid, image, known, fill.shape[0], rects)
+    crops = [crop.astype(np.float32) for crop in crops]
+    del blurry  # before the residual's copies: the peak of a large photo
+    if blurred is None:
+        blurred = low_pass(image, fill.shape[0])
+    return _cra(crops, features, grid, image, blurred, known, rects)
 
 
 def _cra(crops: list[np.ndarray], features: np.ndarray, grid: _CellGrid, image: np.ndarray,
-         known: np.ndarray, low: int, rects: list[Rect]) -> list[np.ndarray]:
+         blurred: np.ndarray, known: np.ndarray, rects: list[Rect]) -> list[np.ndarray]:
     """The bicubic fill's `crops` (float) plus, in the hole, the known region's residual
-    aggregated by attention; `features` are the fill's cell means."""
+    (`image` - `blurred`) aggregated by attention; `features` are the fill's cell means."""
     import torch  # here: the `inpaint` command imports this module and must start quickly
 
     from inpaint.nn.attention import attention_scores
@@ -82,8 +102,8 @@ def _cra(crops: list[np.ndarray], features: np.ndarray, grid: _CellGrid, image: 
     scores = attention_scores(torch.from_numpy(features).permute(2, 0, 1)[None],
                               torch.from_numpy(source.astype(np.float32))[None, None])[0]
     targets = np.flatnonzero(grid.touched(rects) & ~source.ravel())
-    detail = grid.aggregate(image, resize(resize(image, low), image.shape[0]),
-                            scores[torch.from_numpy(targets)].numpy(), source.ravel())
+    detail = grid.aggregate(image, blurred, scores[torch.from_numpy(targets)].numpy(),
+                            source.ravel())
     for crop, (rows, cols) in zip(crops, rects):
         for target, cell_detail in zip(targets, detail):
             inside = grid.overlap(target, rows, cols)
@@ -107,12 +127,21 @@ class _CellGrid:
         """The photo rows (or columns) that make up padded row strip `index`."""
         return np.minimum(np.arange(index * self.cell, (index + 1) * self.cell), self.side - 1)
 
-    def means(self, array: np.ndarray) -> np.ndarray:
-        """cells x cells x C (or cells x cells) float32 means of an S x S (x C) array."""
-        sums = np.stack([_run_sums(array[self._rows(i)].sum(0, dtype=np.float64), self.cell,
+    def means(self, array: np.ndarray | Image.Image) -> np.ndarray:
+        """cells x cells x C (or cells x cells) float32 means of an S x S (x C) array or
+        image."""
+        sums = np.stack([_run_sums(self._strip(array, i).sum(0, dtype=np.float64), self.cell,
                                    self.cells)
                          for i in range(self.cells)])
         return (sums / self.cell ** 2).astype(np.float32)
+
+    def _strip(self, array: np.ndarray | Image.Image, index: int) -> np.ndarray:
+        """The rows of padded row strip `index` of an array or of a Pillow image."""
+        rows = self._rows(index)
+        if isinstance(array, np.ndarray):
+            return array[rows]
+        top = rows[0]
+        return np.asarray(array.crop((0, top, self.side, rows[-1] + 1)))[rows - top]
 
     def touched(self, rects: list[Rect]) -> np.ndarray:
         """cells * cells booleans (row-major): the cells that some rectangle overlaps."""
@@ -139,22 +168,29 @@ class _CellGrid:
                   source: np.ndarray) -> np.ndarray:
         """n x cell x cell x C: for each row of `scores` (n x cells * cells), the score-weighted
         sum over the `source` cells of the residual `image - blurred` (both S x S x C uint8),
-        one strip of cells at a time."""
+        one strip of cells at a time, multiplied in batches of about `BATCH_CELLS` cells (one
+        product and one sum into the result per batch rather than per strip)."""
         size = self.cell * self.cell * image.shape[2]
         mixed = np.zeros((len(scores), size), np.float32)
         pad = self.cells * self.cell - self.side
-        for strip in range(self.cells):
+        batch: list[tuple[np.ndarray, np.ndarray]] = []  # (cell indices, their patches)
+        for strip in range(self.cells if len(scores) else 0):
             sources = np.flatnonzero(source[strip * self.cells:(strip + 1) * self.cells])
-            if sources.size == 0 or len(scores) == 0:
-                continue
-            rows = self._rows(strip)
-            residual = np.subtract(image.take(rows, axis=0), blurred.take(rows, axis=0),
-                                   dtype=np.float32)
-            if pad:  # the last column repeated to fill the last cells
-                residual = np.concatenate([residual, residual[:, -1:].repeat(pad, axis=1)], 1)
-            patches = residual.reshape(self.cell, self.cells, self.cell, -1)[:, sources]
-            patches = patches.swapaxes(0, 1).reshape(sources.size, size)
-            mixed += scores[:, strip * self.cells + sources] @ patches
+            if sources.size:
+                rows = self._rows(strip)
+                residual = np.subtract(image.take(rows, axis=0), blurred.take(rows, axis=0),
+                                       dtype=np.float32)
+                if pad:  # the last column repeated to fill the last cells
+                    residual = np.concatenate([residual, residual[:, -1:].repeat(pad, axis=1)],
+                                              1)
+                patches = residual.reshape(self.cell, self.cells, self.cell, -1)[:, sources]
+                batch.append((strip * self.cells + sources,
+                              patches.swapaxes(0, 1).reshape(sources.size, size)))
+            if batch and (sum(len(cells) for cells, _ in batch) >= BATCH_CELLS
+                          or strip == self.cells - 1):
+                cells = np.concatenate([cells for cells, _ in batch])
+                mixed += scores[:, cells] @ np.concatenate([patches for _, patches in batch])
+                batch = []
         return mixed.reshape(len(scores), self.cell, self.cell, image.shape[2])
 
 

@@ -22,11 +22,6 @@ def get_device() -> torch.device:
     return device
 
 
-def cpu_threads() -> int:
-    """The threads this process may keep busy: OMP_NUM_THREADS when set, else every core."""
-    return int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
-
-
 def set_threads() -> None:
     """Honour OMP_NUM_THREADS when set (several processes share the cores)."""
     import torch

@@ -66,6 +66,7 @@ solver (SuperLU where a rectangle's band is small enough, cg otherwise: 0.005 gr
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
@@ -73,7 +74,6 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from inpaint.api.regions import Rect, hole_regions
-from inpaint.device import cpu_threads
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -240,8 +240,10 @@ def blend_regions(image: np.ndarray, hole: np.ndarray, fills: list[np.ndarray],
         return _poisson_solve(image[rect], known, fill, regions.factor, max_unknowns, {})
 
     out = image.copy()
-    # SuperLU frees the GIL: the rectangles of several holes are solved side by side
-    with ThreadPoolExecutor(min(cpu_threads(), len(regions.rects)) or 1) as pool:
+    # SuperLU frees the GIL: the rectangles of several holes are solved side by side, on the
+    # threads OMP_NUM_THREADS allows (one per core by default)
+    threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
+    with ThreadPoolExecutor(max(1, min(threads, len(regions.rects)))) as pool:
         for rect, result in zip(regions.rects, pool.map(blended, regions.rects, fills)):
             out[rect] = result
     return out

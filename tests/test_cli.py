@@ -182,6 +182,29 @@ def test_seed_draws_comodgan_code_and_upsample_is_checked(tiny_model):
         Inpainter.from_pretrained(method="telea", upsample="lanczos")
 
 
+def test_a_model_loaded_in_the_background_fills_as_one_loaded_first(tiny_model):
+    """`background=True` (the command's way: the photo is prepared while torch loads) gives
+    the same photo, resized for the resolution the model folder's config states; a config
+    that disagrees with the loaded model, or a model that does not load, is an error at the
+    first `inpaint`."""
+    from inpaint import Inpainter
+    from inpaint.pretrained import ModelFormatError
+
+    hole = box_hole(90, 70)  # larger than the 32 px model: CRA and the rectangles run too
+    rgb = damaged(photo(90, 70), hole)
+    loaded_first = Inpainter.from_pretrained(tiny_model, device="cpu").inpaint(rgb, hole)
+    background = Inpainter.from_pretrained(tiny_model, device="cpu", background=True)
+    assert background._stated_resolution == 32 and background.resolution == 32
+    assert np.array_equal(background.inpaint(rgb, hole), loaded_first)
+    wrong = Inpainter.from_pretrained(tiny_model, device="cpu", background=True)
+    wrong._stated_resolution = 64
+    with pytest.raises(ModelFormatError, match="states resolution 64 but it loads at 32"):
+        wrong.inpaint(rgb, hole)
+    missing = Inpainter.from_pretrained(tiny_model.parent / "nowhere", background=True)
+    with pytest.raises(ModelFormatError, match="nowhere: model folder not found"):
+        missing.inpaint(rgb, hole)
+
+
 def test_python_api_returns_what_it_was_given(tiny_model):
     from inpaint import Inpainter
 
@@ -363,6 +386,26 @@ def test_bad_input_gives_one_clear_line_and_no_output(tiny_model, tmp_path, spoi
     assert not call.out.exists() and not leftovers(call.out.parent)
 
 
+@pytest.mark.parametrize("mask", [
+    Image.fromarray(np.array([[0, 127, 128, 255]], np.uint8)),
+    Image.fromarray(np.array([[0, 127, 128, 255]], np.uint8)).convert("RGB"),
+    Image.fromarray(np.array([[0, 32767, 32768, 65535]], np.uint16)),
+    np.array([[0, 127, 128, 255]], np.uint8),
+    np.array([[0, 32767, 32768, 65535]], np.uint16),
+    np.array([[0.0, 0.4999, 0.5, 1.0]]),
+    np.array([[False, False, True, True]]),
+], ids=["L", "RGB", "I;16", "uint8", "uint16", "float", "bool"])
+@pytest.mark.filterwarnings("ignore:mask is not binary")
+def test_every_kind_of_mask_is_thresholded_at_half_white(mask):
+    """Grey levels are compared in their own type (no float copy of a large mask): the hole
+    starts at half of white, as when they were scaled to [0, 1] first."""
+    from inpaint.api.inpainter import _hole
+
+    hole = _hole(mask, (4, 1), "white-hole", False, "")
+    assert hole.tolist() == [[False, False, True, True]]
+    assert (~_hole(mask, (4, 1), "black-hole", False, "")).tolist() == hole.tolist()
+
+
 def test_surprising_masks_work_with_a_warning(tiny_model, tmp_path):
     """Non-binary, empty and all-hole masks; a mask resized or in the black-hole format."""
     height, width = 30, 40
@@ -370,7 +413,7 @@ def test_surprising_masks_work_with_a_warning(tiny_model, tmp_path):
     image_path = tmp_path / "photo.png"
     Image.fromarray(image).save(image_path)
     grey = np.zeros((height, width), np.uint8)
-    grey[:, :20], grey[:10, 20:] = 200, 100  # thresholded at 50%: only the left half is hole
+    grey[:, :20], grey[:10, 20:] = 128, 127  # thresholded at 50%: only the left half is hole
     small = np.zeros((15, 20), bool)
     small[4:10, 6:14] = True
     cases = {  # name: (mask image, extra options, expected hole, expected warning)

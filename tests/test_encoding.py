@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from inpaint.api.cli import main
-from inpaint.data.images import PNG_COMPRESSION, fast_png_level, save_options, write_image
-from inpaint.data.png import write_png
+from inpaint.data.images import PNG_COMPRESSION, save_options
+from inpaint.data.png import DEFAULT_LEVEL, fast_png_level, write_image, write_png
 
 
 def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -65,7 +65,7 @@ def written(image: Image.Image, level: int, icc_profile: bytes | None = None) ->
 def test_write_png_decodes_to_the_same_pixels(mode, width, height):
     image = random_image(mode, width, height, seed=width * height)
     assert image.mode == mode
-    decoded = Image.open(io.BytesIO(written(image, PNG_COMPRESSION)))
+    decoded = Image.open(io.BytesIO(written(image, DEFAULT_LEVEL)))
     assert decoded.mode == mode and decoded.size == (width, height)
     assert np.array_equal(np.asarray(decoded), np.asarray(image))
 
@@ -107,7 +107,7 @@ def test_write_png_keeps_the_icc_profile_and_refuses_other_modes():
 
 
 def test_fast_png_level_and_write_image(tmp_path):
-    assert fast_png_level("PNG") == PNG_COMPRESSION
+    assert fast_png_level("PNG") == DEFAULT_LEVEL
     assert [fast_png_level("PNG", level) for level in range(10)] == [0, 1, 2, 3] + [None] * 6
     assert fast_png_level("JPEG") is None and fast_png_level("TIFF") is None
     rgb, palette = random_image("RGB", 33, 21), random_image("RGB", 33, 21).convert("P")

@@ -12,14 +12,11 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, ImageOps
 
-from inpaint.data import png
-
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
-# Level of written PNGs. Levels 0-3 (the default 1) are ISA-L's deflate levels after PNG's "Up"
-# filter (`inpaint.data.png`); 4-9 are zlib's, through Pillow with its per-row filter choice.
-# Encoding dominated a large photo: a 24 MP photo took 11.5 CPU seconds at Pillow's default
-# (zlib level 6) and 2.7 at zlib level 1 with run-length matches, and takes 0.5 at ISA-L's
-# level 1, in a file 10% larger (36.7 MB, 33.4 with Pillow). Measured beside a two-core
+# zlib level of written PNGs, with zlib's run-length strategy unless a level is asked for.
+# Encoding dominated a large photo at Pillow's default (level 6): a 24 MP photo took 11.5 CPU
+# seconds at 6 and 2.5 at 1 with run-length matches, for a file of the same size (31.3 MiB
+# both; 2.8 s and 35.4 MiB at 1 with the default strategy). Measured beside a two-core
 # training run: profiling/README.md
 PNG_COMPRESSION = 1
 Z_RLE = 3  # zlib's strategy constant, Pillow's `compress_type`
@@ -119,13 +116,11 @@ def save_options(format_name: str, png_compression: int | None = None,
                  quality: int | None = None) -> dict:
     """Pillow's save options for a photo in `format_name` (Pillow's name: 'PNG', 'JPEG', ...).
 
-    PNG levels 4-9 (`png_compression`) are zlib's, with Pillow's per-row filters; the default
-    and levels 0-3 are written by `inpaint.data.png` (`fast_png_level`), and these options
-    serve only the modes it does not write: zlib level `png_compression`, or by default
-    `PNG_COMPRESSION` with run-length matches only. JPEG at `quality` (1-100, default Pillow's
-    75); WebP lossless and exact, or lossy at `quality` when one is given; the other lossless
-    formats as they are. A ValueError says which option does not apply to the format or is out
-    of range."""
+    PNG is written at zlib level `png_compression` (0-9; default `PNG_COMPRESSION` with
+    run-length matches only, which is faster and here no larger); JPEG at
+    `quality` (1-100, default Pillow's 75); WebP lossless and exact, or lossy at `quality` when
+    one is given; the other lossless formats as they are. A ValueError says which option does
+    not apply to the format or is out of range."""
     if png_compression is not None:
         if format_name != "PNG":
             raise ValueError(f"a PNG compression level applies to PNG output, not {format_name}")
@@ -142,29 +137,6 @@ def save_options(format_name: str, png_compression: int | None = None,
             return {"compress_level": PNG_COMPRESSION, "compress_type": Z_RLE}
         return {"compress_level": png_compression}
     return dict(LOSSLESS_SAVE_OPTIONS.get(format_name, {}))
-
-
-def fast_png_level(format_name: str, png_compression: int | None = None) -> int | None:
-    """ISA-L's deflate level at which `inpaint.data.png` writes a PNG at level
-    `png_compression` (the default `PNG_COMPRESSION`, or 0-3); None for levels 4-9 (Pillow)
-    and for other formats."""
-    level = PNG_COMPRESSION if png_compression is None else png_compression
-    return level if format_name == "PNG" and level in png.LEVELS else None
-
-
-def write_image(image: Image.Image, path: str | Path, format_name: str,
-                png_compression: int | None = None, quality: int | None = None) -> None:
-    """Write `image` to `path` in `format_name` at the options' level or quality
-    (`save_options`, which checks them), with the profile of `image.info['icc_profile']`: a
-    PNG at the default level or 0-3 in a mode `inpaint.data.png` writes goes through it, the
-    rest through Pillow."""
-    options = save_options(format_name, png_compression, quality)
-    level = fast_png_level(format_name, png_compression)
-    if (level is not None and image.mode in png.MODES
-            and "transparency" not in image.info):  # a tRNS chunk: Pillow writes it
-        png.write_png(path, image, level, image.info.get("icc_profile"))
-    else:
-        image.save(path, format=format_name, **options)
 
 
 def save_npy(array: np.ndarray, target: str | Path) -> None:

@@ -4,7 +4,7 @@ its levels 0-3.
 
 Pillow's PNG encoder picks a filter per row by trying all five and spends most of a 24 MP
 photo's encoding time there and in zlib; one fixed filter and ISA-L's deflate write it several
-times faster in a file a few per cent larger (profiling/README.md). `images.png_writer` says
+times faster in a file a few per cent larger (profiling/README.md). `write_image` says
 when the command uses it: the default PNG level and levels 0-3, for the modes below; levels 4-9
 and other modes go through Pillow.
 
@@ -22,6 +22,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from inpaint.data.images import save_options
+
 # mode: (PNG colour type, bit depth, bytes per pixel, Pillow's raw mode of the PNG's bytes)
 MODES = {
     "L": (0, 8, 1, "L"),
@@ -31,6 +33,7 @@ MODES = {
     "I;16": (0, 16, 2, "I;16B"),  # PNG stores 16-bit samples big-endian
 }
 LEVELS = range(4)  # ISA-L's deflate levels
+DEFAULT_LEVEL = 1  # the command's PNG level (`--png-compression`): ISA-L's level 1
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STRIP_BYTES = 4 << 20  # rows read and filtered at a time (raw bytes)
 IDAT_BYTES = 4 << 20  # compressed bytes per IDAT chunk (the last one is shorter)
@@ -92,3 +95,26 @@ def write_png(path_or_file: str | Path | BinaryIO, image: Image.Image, level: in
         for start in range(0, len(pending), IDAT_BYTES):
             _chunk(out, b"IDAT", pending[start:start + IDAT_BYTES])
         _chunk(out, b"IEND", b"")
+
+
+def fast_png_level(format_name: str, png_compression: int | None = None) -> int | None:
+    """ISA-L's deflate level at which `write_png` writes a PNG at level
+    `png_compression` (the default `DEFAULT_LEVEL`, or 0-3); None for levels 4-9 (Pillow)
+    and for other formats."""
+    level = DEFAULT_LEVEL if png_compression is None else png_compression
+    return level if format_name == "PNG" and level in LEVELS else None
+
+
+def write_image(image: Image.Image, path: str | Path, format_name: str,
+                png_compression: int | None = None, quality: int | None = None) -> None:
+    """Write `image` to `path` in `format_name` at the options' level or quality
+    (`save_options`, which checks them), with the profile of `image.info['icc_profile']`: a
+    PNG at the default level or 0-3 in a mode `write_png` writes goes through it, the
+    rest through Pillow."""
+    options = save_options(format_name, png_compression, quality)
+    level = fast_png_level(format_name, png_compression)
+    if (level is not None and image.mode in MODES
+            and "transparency" not in image.info):  # a tRNS chunk: Pillow writes it
+        write_png(path, image, level, image.info.get("icc_profile"))
+    else:
+        image.save(path, format=format_name, **options)

@@ -144,6 +144,8 @@ def child(argv: list[str], timings: Path) -> None:
     status = cli.main(argv)
     spent["fill"] -= spent["upsample"] + spent["blend"]  # inside Inpainter.inpaint
     timings.write_text(json.dumps({"status": status, **spent}))
+    sys.stdout.flush()
+    os._exit(status)  # as the command ends (`cli.run`): without the interpreter's teardown
 
 
 def run_case(argv: list[str], code: Path | None, work: Path) -> dict:

@@ -14,6 +14,7 @@ those load when a method is built (profiling/startup.py measures it).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -329,28 +330,12 @@ def run_folder(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def return_freed_arrays() -> None:
-    """Have glibc map every block of 1 MiB or more on its own, so that a freed photo-sized
-    array goes back to the system. By default glibc raises that threshold after the first such
-    free and keeps later arrays in its heaps, one per thread, where freed memory stays
-    resident: about 150 MB of a 24 MP photo's peak. Nothing happens without glibc."""
-    import ctypes
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, 1 << 20)
-    except (OSError, AttributeError):
-        pass
-
-
-M_MMAP_THRESHOLD = -3  # glibc's malloc.h
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:  # before the IMAGE MASK parser; the web stack loads only here
         from inpaint.api.serve import main as serve
         return serve(argv[1:])
     args = parse_args(argv)
-    return_freed_arrays()
     try:
         return run_folder(args) if args.folder_mode else run_single(args)
     except CliError as err:
@@ -358,5 +343,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def run() -> None:
+    """The `inpaint` command: `main`, then the process ends without tearing the interpreter
+    down. Its files are written and renamed by then, and its output is flushed here; the
+    teardown (torch's modules, a large photo's arrays) took 0.6 s of a 24 MP photo's 8."""
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -464,12 +464,13 @@ class Inpainter:
             _warn_extremes(hole, mask, label)
             jobs.append((layers, hole))
         todo = [i for i, (_, hole) in enumerate(jobs) if hole.any()]
-        regions = {i: regions_to_blend(jobs[i][1], self.blend) for i in todo}
         fills: dict[int, list[np.ndarray]] = {}
+        regions: dict[int, BlendRegions] = {}
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
-            fills.update(zip(chunk, self._fill([jobs[i] for i in chunk],
-                                               [regions[i] for i in chunk])))
+            chunk_fills, chunk_regions = self._fill([jobs[i] for i in chunk])
+            fills.update(zip(chunk, chunk_fills))
+            regions.update(zip(chunk, chunk_regions))
         results = []
         for i, (layers, hole) in enumerate(jobs):
             colour = layers.colour
@@ -480,11 +481,12 @@ class Inpainter:
             results.append(np.array(result) if isinstance(images[i], np.ndarray) else result)
         return results
 
-    def _fill(self, jobs: list[tuple[_Layers, np.ndarray]],
-              regions: list[BlendRegions]) -> list[list[np.ndarray]]:
+    def _fill(self, jobs: list[tuple[_Layers, np.ndarray]]
+              ) -> tuple[list[list[np.ndarray]], list[BlendRegions]]:
         """The method's fill of each image, composited with `self.blend`, as h x w x 3 uint8 at
-        the image's own size in each rectangle of the image's `regions` (the rest of the
-        image is not built: only its holes and their context change).
+        the image's own size in each rectangle of the image's regions to blend
+        (`regions_to_blend`, returned too: the rest of the image is not built, only its holes
+        and their context change).
 
         The raw output is composited by `blending.composite` at the resolution the method ran
         at, exactly as the benchmark scores `<method>+<blend>`: so at the model's resolution
@@ -494,12 +496,12 @@ class Inpainter:
         known pixels once more, which only takes up the upscaling residual at the seam.
         """
         if self.resolution is None:  # no model: the method works at the image's own size
-            fills = []
+            fills, regions = [], [regions_to_blend(hole, self.blend) for _, hole in jobs]
             for (layers, hole), where in zip(jobs, regions):
                 image, known = layers.model_rgb[None], (~hole)[None].astype(np.uint8)
                 fill = composite(image, known, self.fill(image, known), self.blend)[0]
                 fills.append([fill[rect] for rect in where.rects])
-            return fills
+            return fills, regions
         geometries = [_SquareGeometry(*hole.shape) for _, hole in jobs]
 
         def context(i: int) -> _Context:
@@ -507,10 +509,11 @@ class Inpainter:
                             self.resolution)
 
         # A second thread makes what upsampling reads from each photo (the padded square and
-        # CRA's low-pass: a second of a 24 MP photo) while this one runs the model, one photo
-        # ahead, so that at most two photos' contexts are held at once.
+        # CRA's low-pass: a second of a 24 MP photo) while this one finds the regions and runs
+        # the model, one photo ahead, so that at most two photos' contexts are held at once.
         with ThreadPoolExecutor(1) as pool:
             ahead = pool.submit(context, 0)
+            regions = [regions_to_blend(hole, self.blend) for _, hole in jobs]
             small = [_downscale(layers.model_rgb, ~hole, geometry, self.resolution)
                      for (layers, hole), geometry in zip(jobs, geometries)]
             images = np.stack([rgb for rgb, _ in small])
@@ -523,7 +526,7 @@ class Inpainter:
                     ahead = pool.submit(context, i + 1)
                 fills.append(_upscale(fill, ready, geometry, self.upsample, where))
                 del ready
-            return fills
+            return fills, regions
 
 
 def cli_methods() -> list[str]:

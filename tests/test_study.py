@@ -135,6 +135,22 @@ def test_the_report_names_each_systems_better_compositing(records):
     assert "| lama | " in text and " ± " in text
 
 
+def test_one_seed_gives_a_report_with_pair_only_intervals(records):
+    """The study's first record alone (as after the first seed of the real recipe): Table 2
+    without sd, every verdict from the pairs of that one seed, the sign counted in it."""
+    first = {0: records[0]}
+    row = study.seed_table(first).query("entry == 'lama' and bucket == 'all masks' "
+                                        "and metric == 'psnr'").iloc[0]
+    assert row.seeds == 1 and np.isnan(row.sd)
+    diffs = study.verdicts(first, "ours+poisson", resamples=300).set_index(
+        ["entry", "bucket", "metric"])
+    assert diffs.loc[("lama", "all masks", "psnr")].verdict == "better"
+    assert diffs.loc[("lama", "all masks", "psnr")].sign_held == 1
+    text = study.study_report(first, resamples=300)
+    assert text.startswith("# The seed study: 1 seed(s) (0)")
+    assert " ± " not in text.split("## Table 2, all masks")[1].split("##")[0]
+
+
 def test_the_report_embeds_the_study_between_its_markers(records, tmp_path):
     report = tmp_path / "report.md"
     report.write_text(f"# Run\n\nwritten by hand\n\n{study.BEGIN}\nold\n{study.END}\n\n## Kept\n")

@@ -92,6 +92,35 @@ def test_write_png_levels_strips_and_chunks(monkeypatch, tmp_path):
         assert len(one_strip) < pixels.nbytes  # compressed at every level
 
 
+@pytest.mark.parametrize("threads", ["1", "2", "3", "7"])
+def test_write_png_in_bands_deflated_side_by_side(monkeypatch, threads):
+    """Each thread deflates a band of rows as a raw stream of its own; joined with the zlib
+    header and the combined Adler-32 they are one valid stream, for any number of bands
+    (also more than there are rows of a band's strip, and bands of one row), every mode."""
+    from inpaint.data import png
+    monkeypatch.setenv("OMP_NUM_THREADS", threads)
+    monkeypatch.setattr(png, "BAND_BYTES", 1)
+    monkeypatch.setattr(png, "STRIP_BYTES", 500)
+    for mode, width, height in (("RGB", 41, 23), ("L", 9, 5), ("RGBA", 17, 40),
+                                ("I;16", 12, 31)):
+        image = random_image(mode, width, height, seed=int(threads))
+        bands = png._bands(height, width * png.MODES[mode][2])
+        assert len(bands) == min(int(threads), height)
+        data = written(image, 1)
+        idat = b"".join(body for kind, body in png_chunks(data) if kind == b"IDAT")
+        zlib.decompress(idat)  # one zlib stream, its Adler-32 checked
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), np.asarray(image)), (
+            mode, threads)
+
+
+def test_adler32_of_joined_bytes_from_the_parts():
+    from inpaint.data.png import _adler32_combine
+    rng = np.random.default_rng(0)
+    for first, second in ((0, 0), (1, 70000), (65521, 3), (100000, 200000)):
+        a, b = rng.bytes(first), rng.bytes(second)
+        assert _adler32_combine(zlib.adler32(a), zlib.adler32(b), len(b)) == zlib.adler32(a + b)
+
+
 def test_write_png_keeps_the_icc_profile_and_refuses_other_modes():
     profile = bytes(range(256)) * 9
     data = written(random_image("RGB", 5, 4), 1, profile)

@@ -67,7 +67,7 @@ def write_png(path_or_file: str | Path | BinaryIO, image: Image.Image, level: in
     width, height = image.size
     if width < 1 or height < 1:
         raise ValueError(f"a PNG needs at least one pixel, not {width}x{height}")
-    colour_type, _, pixel_bytes, raw_mode = MODES[image.mode]
+    colour_type, depth, pixel_bytes, _ = MODES[image.mode]
     bands = _bands(height, width * pixel_bytes)
     opened = open(path_or_file, "wb") if isinstance(path_or_file, (str, Path)) else None
     with opened or nullcontext(), ThreadPoolExecutor(len(bands)) as pool:
@@ -76,8 +76,8 @@ def write_png(path_or_file: str | Path | BinaryIO, image: Image.Image, level: in
                  for top, bottom in bands]
         out = opened or path_or_file
         out.write(SIGNATURE)
-        _chunk(out, b"IHDR", struct.pack(">IIBBBBB", width, height, MODES[image.mode][1],
-                                          colour_type, 0, 0, 0))  # deflate, adaptive, no interlace
+        _chunk(out, b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour_type,
+                                          0, 0, 0))  # deflate, adaptive filtering, no interlace
         if icc_profile:
             _chunk(out, b"iCCP", b"ICC Profile\0\0" + zlib.compress(icc_profile))
         pending = bytearray(ZLIB_HEADER)

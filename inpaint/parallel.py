@@ -123,12 +123,15 @@ def _lock_conflict(stage: str) -> bool:
 
 
 def run_stages(jobs: int, threads: int = 1, poll: float = 2.0,
-               targets: list[str] | None = None) -> bool:
+               targets: list[str] | None = None,
+               estimates: dict[str, float] | None = None) -> bool:
     """Bring the pipeline (or `targets` and what they need) up to date with `jobs` stages at
-    once, each at `threads` threads. Returns whether every stage succeeded."""
+    once, each at `threads` threads. `estimates` are stage times in seconds for the schedule
+    where this workspace has not timed a stage yet (a fresh clone). Returns whether every
+    stage succeeded."""
     needs = pipeline_graph(targets)
     durations = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
-    schedule = Schedule(needs, priorities(needs, durations))
+    schedule = Schedule(needs, priorities(needs, {**(estimates or {}), **durations}))
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     start = time.monotonic()
     running: dict[str, Job] = {}

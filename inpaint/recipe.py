@@ -6,11 +6,12 @@
 checks every key of the recipe against the params' dataclasses (an unknown section or key, or
 a value out of range, stops it before anything runs, naming the key), writes the recipe's
 values into params.yaml as `dvc exp run -S` does, brings the stages up to date `--jobs` at a
-time, one thread each (`inpaint.parallel`; the cores by default), and finally records the
-result as a DVC experiment with `dvc exp run -S section.key=value ...`, which finds every
-stage up to date: `dvc exp show` and `dvc params diff` list what the recipe changes, and
-`dvc.lock` is what one `dvc exp run` would have written. `--serial` leaves the stages to
-`dvc exp run` alone (one after another).
+time, one thread each (`inpaint.parallel`; the cores by default; on a machine that has not
+timed them yet, the longest chain first by the committed seed records' stage times), and
+finally records the result as a DVC experiment with `dvc exp run -S section.key=value ...`,
+which finds every stage up to date: `dvc exp show` and `dvc params diff` list what the
+recipe changes, and `dvc.lock` is what one `dvc exp run` would have written. `--serial`
+leaves the stages to `dvc exp run` alone (one after another).
 
 `--seed N` is the replicate seed: it sets the `seed` of every training stage's section
 (`ae`, `gan`, `inversion`, ... : the params of the stages named `train_*` in dvc.yaml) to N
@@ -88,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         from dvc.utils.hydra import apply_overrides
 
         from inpaint import parallel
+        from inpaint.evaluation.study import recorded_durations
         apply_overrides(PARAMS_FILE, settings)  # what `dvc exp run -S` does first
         if not parallel.run_stages(args.jobs or parallel.default_jobs(),
-                                   targets=args.targets):
+                                   targets=args.targets, estimates=recorded_durations()):
             return 1
     command = experiment_command(settings, name, [*extra, *(args.targets or [])])
     print(" ".join(command), flush=True)

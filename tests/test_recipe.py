@@ -110,6 +110,16 @@ def test_a_failed_stage_stops_its_downstream_and_a_rerun_carries_on(toy_repo, mo
     assert Path("d.out").is_file()
 
 
+def test_estimates_start_the_longest_stage_first_until_the_workspace_has_timed_it(
+        toy_repo, monkeypatch):
+    monkeypatch.chdir(toy_repo)
+    assert parallel.run_stages(jobs=1, poll=0.2, estimates={"c": 100.0, "b": 1.0})
+    starts = {s: float(Path(f"{s}.out").read_text().split()[0]) for s in "bc"}
+    assert starts["c"] < starts["b"]  # b comes first in dvc.yaml and by name
+    measured = json.loads(parallel.DURATIONS.read_text())
+    assert measured["c"] < 100.0  # what this workspace measured, not the estimate
+
+
 def test_targets_run_only_what_they_need(toy_repo, monkeypatch):
     monkeypatch.chdir(toy_repo)
     assert sorted(parallel.pipeline_graph(["b"])) == ["a", "b"]

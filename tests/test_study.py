@@ -96,6 +96,14 @@ def test_a_record_holds_scores_params_metrics_and_fid_draws(records, workspace):
     assert len(saved) == 6 * 3 * PAIRS + 24 and set(PAIR_KEYS) <= set(saved.columns)
 
 
+def test_recorded_stage_times_are_medians_over_the_seeds_that_timed_them(tmp_path):
+    for seed, seconds in enumerate([{"a": 10.0, "b": 1.0}, {"a": 30.0}, None, {"a": 20.0}]):
+        (tmp_path / f"seed{seed}").mkdir()
+        write_json({"seed": seed, "stage_seconds": seconds}, tmp_path / f"seed{seed}/run.json")
+    assert study.recorded_durations(tmp_path) == {"a": 20.0, "b": 1.0}
+    assert study.recorded_durations(tmp_path / "none") == {}
+
+
 def test_recording_refuses_a_run_whose_training_seeds_differ(records):
     with pytest.raises(ValueError, match="training seeds"):
         study.record_seed(5)

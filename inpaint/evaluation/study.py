@@ -159,6 +159,16 @@ def record_seed(seed: int, folder: Path = SEEDS, benchmark: Path = Path("data/be
     return final
 
 
+def recorded_durations(folder: Path = SEEDS) -> dict[str, float]:
+    """Each stage's median wall seconds over the seed records that timed it: the parallel
+    runner's estimates on a machine that has not run the stages yet."""
+    times: dict[str, list[float]] = {}
+    for path in sorted(folder.glob("seed*/run.json")):
+        for stage, seconds in (json.loads(path.read_text()).get("stage_seconds") or {}).items():
+            times.setdefault(stage, []).append(seconds)
+    return {stage: float(np.median(values)) for stage, values in times.items()}
+
+
 # --- reading the study ------------------------------------------------------------------
 
 def load_records(folder: Path = SEEDS) -> dict[int, dict]:

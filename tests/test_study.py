@@ -109,6 +109,18 @@ def test_recording_refuses_a_run_whose_training_seeds_differ(records):
         study.record_seed(5)
 
 
+def test_records_of_another_recipe_are_refused_by_name(records, workspace, tmp_path):
+    for seed in (0, 1):
+        shutil.copytree(workspace / f"reports/seeds/seed{seed}", tmp_path / f"seed{seed}")
+    assert sorted(study.load_records(tmp_path)) == [0, 1]  # only the training seeds differ
+    params = yaml.safe_load((tmp_path / "seed1/params.yaml").read_text())
+    params["data"]["resolution"] *= 2
+    (tmp_path / "seed1/params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ValueError, match=r"seed1 and .*seed0 come from different recipes "
+                                         r"\(params data.resolution differ\)"):
+        study.load_records(tmp_path)
+
+
 def test_table2_is_the_mean_and_sd_over_seeds(records):
     table = study.seed_table(records)
     row = table[(table.bucket == "all masks") & (table.entry == "lama")
@@ -157,6 +169,23 @@ def test_one_seed_gives_a_report_with_pair_only_intervals(records):
     text = study.study_report(first, resamples=300)
     assert text.startswith("# The seed study: 1 seed(s) (0)")
     assert " ± " not in text.split("## Table 2, all masks")[1].split("##")[0]
+
+
+def test_the_readme_block_shows_the_learned_methods_and_the_target(records, tmp_path):
+    table, diffs = study.analyse(records, resamples=300)
+    text = study.readme_results([0, 1, 2], table, diffs["ours+poisson"])
+    rows = [line.split(" | ")[0][2:] for line in text.splitlines() if line.startswith("| ")]
+    assert rows == ["method (+poisson)", *[m for m in study.README_METHODS
+                                           if f"{m}+poisson" in set(table.entry)]]
+    assert " ± " in text.splitlines()[2]
+    checks = study.target_checks(table, diffs["ours+poisson"])
+    missed = [c for c in checks if c["held"] < 3]
+    assert text.endswith(".") and ("**Target not met**" in text) == bool(missed)
+    assert all(f"vs `{c['entry']}` (better in {c['held']} of 3 buckets)" in text for c in missed)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Front\n\n{study.BEGIN}\n{study.END}\n\nafter\n")
+    study.replace_block(readme, text)
+    assert readme.read_text() == f"# Front\n\n{study.BEGIN}\n{text}\n{study.END}\n\nafter\n"
 
 
 def test_the_report_embeds_the_study_between_its_markers(records, tmp_path):

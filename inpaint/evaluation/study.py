@@ -45,6 +45,7 @@ from inpaint.evaluation.metrics import ALL_MASKS
 
 SEEDS = Path("reports/seeds")
 REPORT = Path("reports/celebahq64.md")
+README = Path("README.md")
 # The report's generated part lies between these lines; the rest of it is written by hand.
 BEGIN, END = "<!-- study: begin (make study writes this part) -->", "<!-- study: end -->"
 REFERENCES = ("ours+poisson", "ours_extended+poisson")
@@ -54,6 +55,8 @@ MARKS = {"better": "✓", "worse": "✗", "unclear": "≈"}
 # The systems of the paper's Table 2 and LaMa, each judged at its better compositing.
 COMPARED = ("pconv", "gatedconv", "comodgan", "hifill", "lama")
 LARGE_HOLES = ("30-40%", "40-50%", "50-60%")
+# The README's results table: the paper's method, its extension and the compared systems.
+README_METHODS = ("ours", "ours_extended", *COMPARED)
 
 
 # --- recording one seed -----------------------------------------------------------------
@@ -171,12 +174,38 @@ def recorded_durations(folder: Path = SEEDS) -> dict[str, float]:
 
 # --- reading the study ------------------------------------------------------------------
 
+def _recipe(params: dict) -> dict:
+    """The params without the training seeds: what every replicate of a study shares."""
+    seeds = set(training_sections())
+    return {section: {k: v for k, v in values.items() if not (section in seeds and k == "seed")}
+            if isinstance(values, dict) else values for section, values in params.items()}
+
+
+def _differing_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(a) | set(b), key=str):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            keys += _differing_keys(x, y, f"{prefix}{key}.")
+        elif x != y:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
 def load_records(folder: Path = SEEDS) -> dict[int, dict]:
-    """{seed: {'benchmark', 'scores', 'fid'}} of every complete record under `folder`."""
-    records = {}
+    """{seed: {'benchmark', 'scores', 'fid'}} of every complete record under `folder`, which
+    must all come from one recipe (the same params but for the training seeds)."""
+    records, first = {}, None
     for path in sorted(folder.glob("seed*")):
         if not (path / "run.json").is_file():
             continue
+        recipe = _recipe(yaml.safe_load((path / "params.yaml").read_text()))
+        if first is None:
+            first = (path, recipe)
+        elif differing := _differing_keys(first[1], recipe):
+            raise ValueError(f"{path} and {first[0]} come from different recipes (params "
+                             f"{', '.join(differing[:8])} differ): a study compares replicates "
+                             f"of one recipe, so move the other recipe's records out of {folder}")
         seed = json.loads((path / "run.json").read_text())["seed"]
         with np.load(path / "fid_draws.npz") as draws:
             fid = {key: draws[key] for key in draws.files}
@@ -273,18 +302,27 @@ def _mean_sd(row: pd.Series, digits: int) -> str:
     return f"{row['mean']:.{digits}f}{sd}"
 
 
+def _cells(rows: pd.DataFrame, entry: str) -> tuple[list[str], int]:
+    """`entry`'s mean ± sd per metric in `rows` (one bucket), and its number of seeds."""
+    cells, seeds = [], 0
+    for metric, (_, digits) in METRICS.items():
+        row = rows[(rows.entry == entry) & (rows.metric == metric)]
+        cells.append(_mean_sd(row.iloc[0], digits) if len(row) else "–")
+        seeds = max(seeds, int(row.seeds.iloc[0]) if len(row) else 0)
+    return cells, seeds
+
+
+def _header(first: str) -> list[str]:
+    names = [f"{name} {'↑' if HIGHER_IS_BETTER[m] else '↓'}" for m, (name, _) in METRICS.items()]
+    return [f"| {first} | " + " | ".join(names) + " |", "|---" * (len(METRICS) + 1) + "|"]
+
+
 def table2(table: pd.DataFrame, bucket: str = ALL_MASKS) -> list[str]:
     rows = table[table.bucket == bucket]
-    entries = list(dict.fromkeys(rows.entry))
-    lines = ["| entry | " + " | ".join(f"{name} {'↑' if HIGHER_IS_BETTER[m] else '↓'}"
-                                        for m, (name, _) in METRICS.items()) + " | seeds |",
-             "|---" * (len(METRICS) + 2) + "|"]
-    for entry in entries:
-        cells, seeds = [], 0
-        for metric, (_, digits) in METRICS.items():
-            row = rows[(rows.entry == entry) & (rows.metric == metric)]
-            cells.append(_mean_sd(row.iloc[0], digits) if len(row) else "–")
-            seeds = max(seeds, int(row.seeds.iloc[0]) if len(row) else 0)
+    header = _header("entry")
+    lines = [header[0] + " seeds |", header[1] + "---|"]
+    for entry in dict.fromkeys(rows.entry):
+        cells, seeds = _cells(rows, entry)
         lines.append(f"| {entry} | " + " | ".join(cells) + f" | {seeds} |")
     return lines
 
@@ -301,40 +339,76 @@ def verdict_table(diffs: pd.DataFrame, metric: str, entries: list[str]) -> list[
     return lines
 
 
-def target(table: pd.DataFrame, diffs: pd.DataFrame, reference: str) -> list[str]:
-    """Does `reference` beat each compared system (at its better compositing) on FID and
-    LPIPS in every bucket from 30%?"""
-    lines, met = [], True
+def target_checks(table: pd.DataFrame, diffs: pd.DataFrame) -> list[dict]:
+    """The target of issue 28 over seeds: for FID and LPIPS and each compared system (at its
+    better compositing), in how many buckets from 30% the reference is better, and the bucket
+    where it is least sure."""
+    checks = []
     present = [m for m in COMPARED if {m, f"{m}+poisson"} & set(table.entry)]
     for metric in ("fid", "lpips_alex"):
         for method in present:
             entry = better_compositing(table, method, metric)
             rows = diffs[(diffs.entry == entry) & (diffs.metric == metric)
                          & diffs.bucket.isin(LARGE_HOLES)]
-            held = (rows.verdict == "better").sum()
-            met &= held == len(LARGE_HOLES)
-            worst = rows.loc[rows.high.idxmax()]  # FID and LPIPS: lower is better
-            lines.append(f"- {METRICS[metric][0]} vs `{entry}`: better in {held} of "
-                         f"{len(LARGE_HOLES)} buckets (least sure: {worst.bucket}, "
-                         f"{worst.difference:+.3f} [{worst.low:+.3f}, {worst.high:+.3f}])")
-    absent = [m for m in COMPARED if m not in present]
+            checks.append({"metric": METRICS[metric][0], "entry": entry,
+                           "held": int((rows.verdict == "better").sum()),
+                           "worst": rows.loc[rows.high.idxmax()]})  # lower is better
+    return checks
+
+
+def target(table: pd.DataFrame, diffs: pd.DataFrame, reference: str) -> list[str]:
+    """Does `reference` beat each compared system (at its better compositing) on FID and
+    LPIPS in every bucket from 30%?"""
+    checks = target_checks(table, diffs)
+    lines = [f"- {c['metric']} vs `{c['entry']}`: better in {c['held']} of {len(LARGE_HOLES)} "
+             f"buckets (least sure: {c['worst'].bucket}, {c['worst'].difference:+.3f} "
+             f"[{c['worst'].low:+.3f}, {c['worst'].high:+.3f}])" for c in checks]
+    met = all(c["held"] == len(LARGE_HOLES) for c in checks)
+    absent = [m for m in COMPARED if not {m, f"{m}+poisson"} & set(table.entry)]
     verdict_line = (f"**Target {'met' if met else 'not met'}** for `{reference}`"
                     + (f" (not benchmarked: {', '.join(absent)})" if absent else "") + ":")
     return [verdict_line, "", *lines]
 
 
-def study_report(records: dict[int, dict], resamples: int = 2000,
-                 confidence: float = 0.95) -> str:
+def readme_results(seeds: list[int], table: pd.DataFrame, diffs: pd.DataFrame,
+                   reference: str = REFERENCES[0]) -> str:
+    """The README's results: each learned method's all-masks seed means ± sd (+poisson, the
+    `inpaint` default) and the target's outcome in one sentence."""
+    rows = table[table.bucket == ALL_MASKS]
+    lines = _header("method (+poisson)")
+    for method in README_METHODS:
+        if f"{method}+poisson" in set(rows.entry):
+            lines.append(f"| {method} | " + " | ".join(_cells(rows, f"{method}+poisson")[0]) + " |")
+    checks = target_checks(table, diffs)
+    missed = [f"{c['metric']} vs `{c['entry']}` (better in {c['held']} of "
+              f"{len(LARGE_HOLES)} buckets)"
+              for c in checks if c["held"] < len(LARGE_HOLES)]
+    outcome = (f"**Target {'not met' if missed else 'met'}** over seed(s) "
+               f"{', '.join(map(str, seeds))}: `{reference}` is better than each of the "
+               f"{len(checks) // 2} compared systems, at its better compositing, on FID and "
+               "LPIPS in every bucket from 30% holes"
+               + (f", except {'; '.join(missed)}." if missed else "."))
+    return "\n".join([*lines, "", outcome])
+
+
+def analyse(records: dict[int, dict], resamples: int = 2000,
+            confidence: float = 0.95) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The seed table and, for each reference entry benchmarked, its verdicts."""
     table = seed_table(records)
+    return table, {reference: verdicts(records, reference, resamples, confidence)
+                   for reference in REFERENCES if reference in set(table.entry)}
+
+
+def study_report(records: dict[int, dict], resamples: int = 2000, confidence: float = 0.95,
+                 analysis: tuple[pd.DataFrame, dict[str, pd.DataFrame]] | None = None) -> str:
+    """reports/seeds/study.md; `analysis` is `analyse(records, resamples, confidence)`."""
+    table, all_diffs = analysis or analyse(records, resamples, confidence)
     seeds = sorted(records)
     text = [f"# The seed study: {len(seeds)} seed(s) ({', '.join(map(str, seeds))})", "",
             "Generated by `python -m inpaint.evaluation.study report` from the records in this "
             "folder. Each cell: the mean over seeds ± their sd (sample sd; none with one seed).",
             "", "## Table 2, all masks", "", *table2(table), ""]
-    for reference in REFERENCES:
-        if reference not in set(table.entry):
-            continue
-        diffs = verdicts(records, reference, resamples, confidence)
+    for reference, diffs in all_diffs.items():
         text += [f"## `{reference}` minus each entry", "",
                  f"Each cell: the mean over seeds of the difference, its {confidence:.0%} "
                  f"two-level bootstrap interval ({resamples} draws of seeds, then of each drawn "
@@ -355,18 +429,21 @@ def study_report(records: dict[int, dict], resamples: int = 2000,
     return "\n".join(text) + "\n"
 
 
-def embed(report: Path, study: str) -> None:
-    """Replace the part of `report` between BEGIN and END by the study's tables (its title
-    and the line saying how it was made dropped, headings one level down)."""
-    text = report.read_text()
+def replace_block(path: Path, body: str) -> None:
+    """Replace the part of `path` between BEGIN and END by `body`; the rest is hand-written."""
+    text = path.read_text()
     if BEGIN not in text or END not in text:
-        raise ValueError(f"{report} has no '{BEGIN}' ... '{END}' block for the study")
-    body = study.split("\n", 4)[4]  # after the title and the generated-by line
-    body = "\n".join("#" + line if line.startswith("#") else line
-                      for line in body.splitlines())
+        raise ValueError(f"{path} has no '{BEGIN}' ... '{END}' block for the study")
     head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    report.write_text(f"{head}{BEGIN}\n{body.strip()}\n{END}{tail}")
+    path.write_text(f"{head}{BEGIN}\n{body.strip()}\n{END}{rest.split(END, 1)[1]}")
+
+
+def embed(report: Path, study: str) -> None:
+    """Put the study's tables in `report` (its title and the line saying how it was made
+    dropped, headings one level down)."""
+    body = "".join(study.split("\n", 4)[4:])  # after the title and the generated-by line
+    replace_block(report, "\n".join("#" + line if line.startswith("#") else line
+                                    for line in body.splitlines()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,13 +459,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "record":
             print(f"recorded {record_seed(args.seed, metrics=current_metrics())}")
         else:
-            text = study_report(load_records(), args.resamples)
+            records = load_records()
+            table, diffs = analysis = analyse(records, args.resamples)
+            text = study_report(records, args.resamples, analysis=analysis)
             path = SEEDS / "study.md"
             path.write_text(text)
             print(f"wrote {path}")
             if REPORT.is_file():
                 embed(REPORT, text)
                 print(f"updated the study's part of {REPORT}")
+            if README.is_file() and REFERENCES[0] in diffs:
+                replace_block(README, readme_results(sorted(records), table,
+                                                     diffs[REFERENCES[0]]))
+                print(f"updated the study's part of {README}")
     except (OSError, ValueError, KeyError) as err:
         print(f"study: {err}", file=sys.stderr)
         return 2

@@ -197,3 +197,17 @@ def test_the_report_embeds_the_study_between_its_markers(records, tmp_path):
     assert "old" not in text and "### Table 2, all masks" in text
     with pytest.raises(ValueError, match="no '<!-- study: begin"):
         study.embed(tmp_path / "r.md" if (tmp_path / "r.md").write_text("x") else None, "")
+
+
+def test_stage_times_are_minutes_per_seed_with_their_sum_over_the_cores(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train: {}\n  benchmark: {}\n")
+    for seed, seconds in [(2, {"benchmark": 600.0, "train": 1200.0}), (0, {"train": 1800.0}),
+                          (1, None)]:
+        (tmp_path / f"seed{seed}").mkdir()
+        write_json({"seed": seed, "cpu": "AMD EPYC", "stage_seconds": seconds},
+                   tmp_path / f"seed{seed}/run.json")
+    lines = study.stage_times(tmp_path, tmp_path / "dvc.yaml").splitlines()
+    assert lines == ["| stage (minutes) | seed 0 | seed 2 |", "|---|---|---|",
+                     "| CPU | AMD EPYC | AMD EPYC |", "| train | 30.0 | 20.0 |",
+                     "| benchmark |  | 10.0 |", "| **sum** | 30.0 | 30.0 |",
+                     "| **sum / 2 cores** | 15.0 | 15.0 |"]

@@ -18,7 +18,9 @@ what the verdicts need, a few hundred kB, under reports/seeds/seed<N>/:
 reports/seeds/study.md: Table 2 as seed means with their sd, and `reference` minus each
 entry per bucket with a two-level bootstrap interval (draw seeds with replacement, then for
 each drawn seed a resample of its pairs), the verdict from that interval only, and in how many
-seeds the sign held.
+seeds the sign held. It puts the same tables in reports/celebahq64.md, the learned methods and
+the target in README.md, and each seed's stage times in docs/data.md, each between the
+file's `study` markers.
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ from inpaint.evaluation.metrics import ALL_MASKS
 SEEDS = Path("reports/seeds")
 REPORT = Path("reports/celebahq64.md")
 README = Path("README.md")
+DATA_DOC = Path("docs/data.md")  # its block: each seed's stage times
 # The report's generated part lies between these lines; the rest of it is written by hand.
 BEGIN, END = "<!-- study: begin (make study writes this part) -->", "<!-- study: end -->"
 REFERENCES = ("ours+poisson", "ours_extended+poisson")
@@ -170,6 +173,34 @@ def recorded_durations(folder: Path = SEEDS) -> dict[str, float]:
         for stage, seconds in (json.loads(path.read_text()).get("stage_seconds") or {}).items():
             times.setdefault(stage, []).append(seconds)
     return {stage: float(np.median(values)) for stage, values in times.items()}
+
+
+def stage_times(folder: Path = SEEDS, pipeline: Path = Path("dvc.yaml"),
+                cores: int = 2) -> str:
+    """docs/data.md's table: each stage's wall minutes in every seed record that timed it (the
+    parallel runner: one thread a stage, `cores` stages side by side), their sum, and that sum
+    over the cores, which no schedule of those stages on `cores` cores can beat."""
+    runs = {}
+    for path in sorted(folder.glob("seed*/run.json")):
+        facts = json.loads(path.read_text())
+        if facts.get("stage_seconds"):
+            runs[facts["seed"]] = facts
+    order = list(yaml.safe_load(pipeline.read_text())["stages"]) if pipeline.is_file() else []
+    stages = sorted({s for f in runs.values() for s in f["stage_seconds"]},
+                    key=lambda s: (order.index(s) if s in order else len(order), s))
+    seeds = sorted(runs)
+    lines = ["| stage (minutes) | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+             "|---" * (len(seeds) + 1) + "|",
+             "| CPU | " + " | ".join(runs[s]["cpu"] for s in seeds) + " |"]
+    for stage in stages:
+        minutes = [runs[s]["stage_seconds"].get(stage) for s in seeds]
+        lines.append(f"| {stage} | " + " | ".join("" if m is None else f"{m / 60:.1f}"
+                                                  for m in minutes) + " |")
+    sums = [sum(runs[s]["stage_seconds"].values()) / 60 for s in seeds]
+    lines += ["| **sum** | " + " | ".join(f"{m:.1f}" for m in sums) + " |",
+              f"| **sum / {cores} cores** | " + " | ".join(f"{m / cores:.1f}" for m in sums)
+              + " |"]
+    return "\n".join(lines)
 
 
 # --- reading the study ------------------------------------------------------------------
@@ -476,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
                 replace_block(README, readme_results(sorted(records), table,
                                                      diffs[REFERENCES[0]]))
                 print(f"updated the study's part of {README}")
+            if DATA_DOC.is_file():
+                replace_block(DATA_DOC, stage_times())
+                print(f"updated the stage times in {DATA_DOC}")
     except (OSError, ValueError, KeyError) as err:
         print(f"study: {err}", file=sys.stderr)
         return 2

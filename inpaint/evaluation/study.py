@@ -165,12 +165,22 @@ def record_seed(seed: int, folder: Path = SEEDS, benchmark: Path = Path("data/be
     return final
 
 
+def timed_runs(folder: Path = SEEDS) -> dict[int, dict]:
+    """{seed: run.json} of the seed records under `folder` whose run timed its stages."""
+    runs = {}
+    for path in sorted(folder.glob("seed*/run.json")):
+        facts = json.loads(path.read_text())
+        if facts.get("stage_seconds"):
+            runs[facts["seed"]] = facts
+    return runs
+
+
 def recorded_durations(folder: Path = SEEDS) -> dict[str, float]:
     """Each stage's median wall seconds over the seed records that timed it: the parallel
     runner's estimates on a machine that has not run the stages yet."""
     times: dict[str, list[float]] = {}
-    for path in sorted(folder.glob("seed*/run.json")):
-        for stage, seconds in (json.loads(path.read_text()).get("stage_seconds") or {}).items():
+    for facts in timed_runs(folder).values():
+        for stage, seconds in facts["stage_seconds"].items():
             times.setdefault(stage, []).append(seconds)
     return {stage: float(np.median(values)) for stage, values in times.items()}
 
@@ -180,11 +190,7 @@ def stage_times(folder: Path = SEEDS, pipeline: Path = Path("dvc.yaml"),
     """docs/data.md's table: each stage's wall minutes in every seed record that timed it (the
     parallel runner: one thread a stage, `cores` stages side by side), their sum, and that sum
     over the cores, which no schedule of those stages on `cores` cores can beat."""
-    runs = {}
-    for path in sorted(folder.glob("seed*/run.json")):
-        facts = json.loads(path.read_text())
-        if facts.get("stage_seconds"):
-            runs[facts["seed"]] = facts
+    runs = timed_runs(folder)
     order = list(yaml.safe_load(pipeline.read_text())["stages"]) if pipeline.is_file() else []
     stages = sorted({s for f in runs.values() for s in f["stage_seconds"]},
                     key=lambda s: (order.index(s) if s in order else len(order), s))

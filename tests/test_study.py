@@ -57,6 +57,17 @@ def _benchmark_outputs(seed: int, rng: np.random.Generator) -> None:
     write_json(summarise(scores, fids, None), "metrics/benchmark.json")
 
 
+def _gan_log(name: str, loss_g: float, epochs: int = 12, fid_every: int = 2) -> None:
+    """plots/<name>/losses.tsv as the GAN stages write it: losses per epoch, the FID of the
+    samples every `fid_every` epochs (`loss_g` times 100 at epoch 2, falling by 10 a time)."""
+    epoch = np.arange(1, epochs + 1)
+    fid = np.where(epoch % fid_every == 0, 100 * loss_g - 5 * (epoch - 2), np.nan)
+    Path(f"plots/{name}").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"epoch": epoch, "loss_d": 0.5, "loss_g": loss_g, "d_real": 0.8,
+                  "d_fake": 0.2, "diversity": 0.9, "fid": fid}).to_csv(
+        f"plots/{name}/losses.tsv", sep="\t", index=False)
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     """Three seeds' records made by `record_seed` from three workspaces' outputs."""
@@ -71,6 +82,11 @@ def workspace(tmp_path_factory):
         Path("params.yaml").write_text(yaml.safe_dump(params))
         _benchmark_outputs(seed, np.random.default_rng(seed))
         write_json({"val_l1": 0.1}, "metrics/ae.json")
+        _gan_log("gan", 2.0 + seed)
+        if seed == 0:  # the pixel-space GAN of Figure 6 in one seed only
+            _gan_log("pixel_gan", 1.0)
+        else:
+            shutil.rmtree("plots/pixel_gan", ignore_errors=True)
         study.record_seed(seed, resamples=200)
     yield folder
     os.chdir(before)
@@ -86,7 +102,8 @@ def test_a_record_holds_scores_params_metrics_and_fid_draws(records, workspace):
     folder = workspace / "reports/seeds/seed1"
     names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     assert names == {"params.yaml", "run.json", "scores.csv.gz", "fid_draws.npz",
-                     "metrics/benchmark.json", "metrics/ae.json"}
+                     "metrics/benchmark.json", "metrics/ae.json", "plots/gan/losses.tsv"}
+    assert (workspace / "reports/seeds/seed0/plots/pixel_gan/losses.tsv").is_file()
     assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) < 2e6
     assert sorted(records) == [0, 1, 2]
     fid = records[1]["fid"]
@@ -197,6 +214,32 @@ def test_the_report_embeds_the_study_between_its_markers(records, tmp_path):
     assert "old" not in text and "### Table 2, all masks" in text
     with pytest.raises(ValueError, match="no '<!-- study: begin"):
         study.embed(tmp_path / "r.md" if (tmp_path / "r.md").write_text("x") else None, "")
+
+
+def test_figure6_compares_the_gans_over_the_seeds_that_trained_each(records, tmp_path):
+    lines = study.gan_comparison(records)
+    header, feature, pixel = [line for line in lines if line.startswith("| ")]
+    # up to six of the 6 FID epochs (2, 4, ... 12); seed s's feature-space FID at epoch e is
+    # 100 (2 + s) - 5 (e - 2): mean over seeds 300 - 5 (e - 2), sd 100
+    assert header.startswith("| GAN | seeds | FID @2 | FID @4 |") and "FID @12 |" in header
+    assert feature.startswith("| feature space (the paper's) | 0, 1, 2 | 300.0 ± 100.0 | "
+                              "290.0 ± 100.0 |")
+    assert pixel.startswith("| pixel space | 0 | 100.0 | 90.0 |") and " ± " not in pixel
+    assert pixel.endswith("| 1.00 | 0.50 | 0.90 |")
+    figure = study.draw_figure6(records, tmp_path / "figure6.png")
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    without_pixel = {seed: {**r, "logs": {"gan": r["logs"]["gan"]}} for seed, r in records.items()}
+    assert study.gan_comparison(without_pixel) == []
+    assert study.draw_figure6(without_pixel, tmp_path / "none.png") is None
+    assert not (tmp_path / "none.png").exists()
+
+
+def test_the_embedded_study_links_the_figure_beside_the_records(records, workspace, tmp_path):
+    report = tmp_path / "report.md"
+    report.write_text(f"{study.BEGIN}\n{study.END}\n")
+    study.embed(report, study.study_report(records, resamples=100))
+    link = report.read_text().split("Loss curves: [figure6.png](")[1].split(")")[0]
+    assert (report.parent / link).resolve() == (workspace / study.FIGURE6).resolve()
 
 
 def test_stage_times_are_minutes_per_seed_with_their_sum_over_the_cores(tmp_path):

@@ -206,12 +206,14 @@ def diagnosis_section(diagnosis: dict) -> list[str]:
     return lines + [""]
 
 
-def figure6() -> None:
+def figure6(feature_log: Path = Path("plots/gan/losses.tsv"),
+            pixel_log: Path = Path("plots/pixel_gan/losses.tsv"),
+            path: Path = REPORTS / "figure6.png") -> None:
     """G and D losses per epoch of the latent and the pixel-space GAN, side by side."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
-    for ax, (name, title) in zip(axes, [("gan", "GAN in the autoencoder's feature space"),
-                                        ("pixel_gan", "pixel-space DCGAN")]):
-        log = pd.read_csv(f"plots/{name}/losses.tsv", sep="\t")
+    for ax, (log_path, title) in zip(axes, [(feature_log, "GAN in the autoencoder's feature space"),
+                                            (pixel_log, "pixel-space DCGAN")]):
+        log = pd.read_csv(log_path, sep="\t")
         ax.plot(log.epoch, log.loss_g, label="G loss")
         ax.plot(log.epoch, log.loss_d, label="D loss")
         ax.plot(log.epoch, log.diversity, "--", label="diversity")
@@ -219,6 +221,6 @@ def figure6() -> None:
         ax.set_xlabel("epoch")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_path(REPORTS / "figure6.png") as tmp:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)

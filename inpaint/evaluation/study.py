@@ -8,6 +8,7 @@ what the verdicts need, a few hundred kB, under reports/seeds/seed<N>/:
 
 - `params.yaml`: the params the run used; `run.json`: commit, date, CPU, kernel pinning;
 - `metrics/`: every stage's metrics, `benchmark.json` (each entry's scores per bucket) included;
+- `plots/<stage>/losses.tsv`: each training stage's log per epoch (the GANs' for Figure 6);
 - `scores.csv.gz`: the benchmark's per-pair scores of every entry;
 - `fid_draws.npz`: FID is a property of a set, so it cannot be resampled from per-pair
   scores: for each set of pairs, bucket and entry, the FID of the pairs and of
@@ -29,6 +30,7 @@ import gzip
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +62,10 @@ COMPARED = ("pconv", "gatedconv", "comodgan", "hifill", "lama")
 LARGE_HOLES = ("30-40%", "40-50%", "50-60%")
 # The README's results table: the paper's method, its extension and the compared systems.
 README_METHODS = ("ours", "ours_extended", *COMPARED)
+# The paper's Figure 6: the DCGAN in the autoencoder's feature space against one in pixels
+# (each stage's log folder: its name in the report).
+GANS = {"gan": "feature space (the paper's)", "pixel_gan": "pixel space"}
+FIGURE6 = SEEDS / "figure6.png"
 
 
 # --- recording one seed -----------------------------------------------------------------
@@ -117,27 +123,33 @@ def _cpu_name() -> str:
     return platform.processor()
 
 
-def current_metrics(pipeline_file: str = "dvc.yaml") -> list[Path]:
-    """The metrics files of the stages that are up to date in this DVC workspace: a stage that
-    a partial run left out (`--targets`) still holds the committed file of another run."""
+def current_outputs(pipeline_file: str = "dvc.yaml") -> tuple[list[Path], list[Path]]:
+    """The metrics files (metrics/*.json) and training logs (plots/<stage>/losses.tsv) of the
+    stages that are up to date in this DVC workspace: a stage that a partial run left out
+    (`--targets`) still holds the committed files of another run."""
     from dvc.repo import Repo
     produced = {}
     for name, stage in yaml.safe_load(Path(pipeline_file).read_text())["stages"].items():
-        for entry in [*stage.get("metrics", []), *stage.get("outs", [])]:
+        for entry in [*stage.get("metrics", []), *stage.get("outs", []),
+                      *stage.get("plots", [])]:
             produced[entry if isinstance(entry, str) else next(iter(entry))] = name
     with Repo() as repo:
         changed = set(repo.status())
     if "benchmark" in changed:
         raise ValueError("the benchmark stage is not up to date: nothing to record")
-    return [path for path in sorted(Path("metrics").glob("*.json"))
+    metrics = [path for path in sorted(Path("metrics").glob("*.json"))
+               if produced.get(path.as_posix(), "benchmark") not in changed]
+    logs = [path for path in sorted(Path("plots").glob("*/losses.tsv"))
             if produced.get(path.as_posix(), "benchmark") not in changed]
+    return metrics, logs
 
 
 def record_seed(seed: int, folder: Path = SEEDS, benchmark: Path = Path("data/benchmark"),
-                resamples: int = 300, metrics: list[Path] | None = None) -> Path:
+                resamples: int = 300, metrics: list[Path] | None = None,
+                logs: list[Path] | None = None) -> Path:
     """Write the record of the run in this workspace as reports/seeds/seed<N>/ (replacing an
     older record of that seed only once the new one is complete), with `metrics` (default:
-    every metrics/*.json)."""
+    every metrics/*.json) and the training logs `logs` (default: every plots/*/losses.tsv)."""
     params = yaml.safe_load(Path("params.yaml").read_text())
     trained = {params[section]["seed"] for section in training_sections()}
     if trained != {seed}:
@@ -156,6 +168,9 @@ def record_seed(seed: int, folder: Path = SEEDS, benchmark: Path = Path("data/be
     shutil.copy("params.yaml", tmp / "params.yaml")
     for path in sorted(Path("metrics").glob("*.json")) if metrics is None else metrics:
         shutil.copy(path, tmp / "metrics" / path.name)
+    for path in sorted(Path("plots").glob("*/losses.tsv")) if logs is None else logs:
+        (tmp / path.parent).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, tmp / path)
     with gzip.open(tmp / "scores.csv.gz", "wt", compresslevel=9) as f:
         scores.to_csv(f, index=False, float_format="%.6g")
     np.savez_compressed(tmp / "fid_draws.npz", **draws)
@@ -230,7 +245,7 @@ def _differing_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
 
 
 def load_records(folder: Path = SEEDS) -> dict[int, dict]:
-    """{seed: {'benchmark', 'scores', 'fid'}} of every complete record under `folder`, which
+    """{seed: {'benchmark', 'scores', 'fid', 'logs'}} of every complete record under `folder`, which
     must all come from one recipe (the same params but for the training seeds)."""
     records, first = {}, None
     for path in sorted(folder.glob("seed*")):
@@ -247,7 +262,9 @@ def load_records(folder: Path = SEEDS) -> dict[int, dict]:
         with np.load(path / "fid_draws.npz") as draws:
             fid = {key: draws[key] for key in draws.files}
         records[seed] = {"benchmark": json.loads((path / "metrics/benchmark.json").read_text()),
-                         "scores": pd.read_csv(path / "scores.csv.gz"), "fid": fid}
+                         "scores": pd.read_csv(path / "scores.csv.gz"), "fid": fid,
+                         "logs": {log.parent.name: log
+                                  for log in sorted(path.glob("plots/*/losses.tsv"))}}
     if not records:
         raise FileNotFoundError(f"no seed records under {folder}")
     return records
@@ -467,7 +484,64 @@ def study_report(records: dict[int, dict], resamples: int = 2000, confidence: fl
         sd = group.set_index("metric").sd
         text.append(f"| {entry} | {sd.get('fid', np.nan):.2f} | "
                     f"{sd.get('lpips_alex', np.nan):.4f} |")
+    if figure := gan_comparison(records):
+        text += ["", *figure]
     return "\n".join(text) + "\n"
+
+
+def _over_seeds(values: list[float], digits: int) -> str:
+    return _mean_sd(pd.Series({"mean": np.mean(values), "seeds": len(values),
+                               "sd": np.std(values, ddof=1) if len(values) > 1 else np.nan}),
+                    digits)
+
+
+def gan_logs(records: dict[int, dict]) -> dict[str, dict[int, pd.DataFrame]]:
+    """{GAN stage: {seed: its log per epoch}} of the records that trained each of `GANS`."""
+    return {gan: {seed: pd.read_csv(record["logs"][gan], sep="\t")
+                  for seed, record in records.items() if gan in record.get("logs", {})}
+            for gan in GANS}
+
+
+def gan_comparison(records: dict[int, dict]) -> list[str]:
+    """Figure 6 over the records: each GAN's sample FID (mean ± sd over the seeds that trained
+    it) at up to six of its FID epochs, its losses and diversity in its last epoch; nothing
+    unless some record trained both GANs."""
+    logs = gan_logs(records)
+    if not all(logs.values()):
+        return []
+    runs = [log for by_seed in logs.values() for log in by_seed.values()]
+    fid_epochs = sorted(set.intersection(*(set(log.epoch[log.fid.notna()]) for log in runs)))
+    step = -(-len(fid_epochs) // 6)
+    shown = fid_epochs[::-1][::step][::-1]
+    both = sorted(set(logs["gan"]) & set(logs["pixel_gan"]))
+    text = ["## Figure 6: the GAN in feature space and in pixel space", "",
+            "FID of `gan.fid_samples` decoded samples against as many validation faces, "
+            "every `gan.fid_every` epochs (biased high at this N: compare the rows, not other "
+            "tables); then the last epoch's G and D losses and the samples' diversity (mean "
+            "pairwise L1 of 64 samples over that of 64 real faces; near 0: mode collapse). "
+            "Mean ± sd over the seeds that trained the GAN. Loss curves: "
+            f"[{FIGURE6.name}]({FIGURE6.name}) (seed {both[0]}).", "",
+            "| GAN | seeds | " + " | ".join(f"FID @{e}" for e in shown)
+            + " | G loss | D loss | diversity |", "|---" * (len(shown) + 5) + "|"]
+    for gan, by_seed in logs.items():
+        fids = [_over_seeds([float(log.set_index("epoch").fid[e]) for log in by_seed.values()],
+                            1) for e in shown]
+        last = [_over_seeds([float(log[column].iloc[-1]) for log in by_seed.values()], 2)
+                for column in ("loss_g", "loss_d", "diversity")]
+        text.append(f"| {GANS[gan]} | {', '.join(map(str, by_seed))} | "
+                    + " | ".join(fids + last) + " |")
+    return text + [""]
+
+
+def draw_figure6(records: dict[int, dict], path: Path = FIGURE6) -> Path | None:
+    """The loss curves of both GANs of the first seed that trained both, or None."""
+    from inpaint.evaluation.report import figure6
+    both = [record["logs"] for record in records.values()
+            if set(GANS) <= set(record.get("logs", {}))]
+    if not both:
+        return None
+    figure6(both[0]["gan"], both[0]["pixel_gan"], path)
+    return path
 
 
 def replace_block(path: Path, body: str) -> None:
@@ -481,8 +555,10 @@ def replace_block(path: Path, body: str) -> None:
 
 def embed(report: Path, study: str) -> None:
     """Put the study's tables in `report` (its title and the line saying how it was made
-    dropped, headings one level down)."""
+    dropped, headings one level down, links to files beside the records rebased)."""
     body = "".join(study.split("\n", 4)[4:])  # after the title and the generated-by line
+    body = re.sub(r"\]\(([^):]+)\)", lambda link: "](" + os.path.relpath(
+        SEEDS.resolve() / link[1], report.resolve().parent) + ")", body)
     replace_block(report, "\n".join("#" + line if line.startswith("#") else line
                                     for line in body.splitlines()))
 
@@ -498,7 +574,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "record":
-            print(f"recorded {record_seed(args.seed, metrics=current_metrics())}")
+            metrics, logs = current_outputs()
+            print(f"recorded {record_seed(args.seed, metrics=metrics, logs=logs)}")
         else:
             records = load_records()
             table, diffs = analysis = analyse(records, args.resamples)
@@ -506,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
             path = SEEDS / "study.md"
             path.write_text(text)
             print(f"wrote {path}")
+            if figure := draw_figure6(records):
+                print(f"wrote {figure}")
             if REPORT.is_file():
                 embed(REPORT, text)
                 print(f"updated the study's part of {REPORT}")

@@ -1,4 +1,5 @@
-"""Pinned CPU arithmetic: a stage gives the same bits from a seed on any x86-64 CPU with AVX2.
+"""Pinned CPU arithmetic: a stage gives the same bits from a seed on x86-64 CPUs of one vendor,
+with or without AVX-512.
 
 At one thread a stage's floating-point results still depend on the CPU, because three
 libraries pick their vectorised kernels by instruction set at run time, and wider vectors
@@ -7,6 +8,9 @@ convolutions, and MKL's matrix products and FFTs (whose code path also differs b
 Intel and AMD). Each has a switch that fixes its choice; `PINNED` sets all three to AVX2,
 the widest set every supported CPU has. OpenBLAS (numpy's and SciPy's: FID's SVD, the
 Poisson solve) gets its Haswell kernels unless the machine already chose a core type.
+That is not enough across vendors: pinned alike, an AMD EPYC's default `make repro` agrees
+with an Intel Xeon's through the autoencoder's first epoch and differs in late digits from
+its second (2026-12-07), by a choice that none of these switches fixes.
 
 The switches are read from the environment when a library first computes, so `pin_process`
 re-executes the stage once with them set: `dvc repro`, `dvc exp run` and `python stages/x.py`

@@ -8,6 +8,10 @@ as every stage it depends on is done, up to `jobs` at once, and prints which sta
 which are done and the time so far; each stage's output goes to `logs/<stage>.log`. Stages
 already up to date finish at once. A stage that fails stops the scheduling of what depends
 on it; the others finish and stay recorded, so a re-run carries on from there.
+
+A stage whose dvc.yaml entry has `meta: {workers_env: VAR}` divides its own work over
+one-thread processes: it gets every core free when it starts, their number in `VAR` (the
+benchmark: `INPAINT_WORKERS`), and holds them until it ends.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ class Job:
     process: subprocess.Popen
     started: float
     log_start: int  # where this run's output begins in logs/<stage>.log
+    cores: int = 1
     tries: int = 1
 
     def ran(self) -> bool:
@@ -89,6 +94,15 @@ def pipeline_graph(targets: list[str] | None = None) -> dict[str, set[str]]:
     return {stage: ups for stage, ups in needs.items() if stage in kept}
 
 
+def worker_variables() -> dict[str, str]:
+    """{stage: the environment variable of its worker count} of the stages that divide their
+    work over one-thread processes (`meta: {workers_env: VAR}` in dvc.yaml)."""
+    from dvc.repo import Repo
+    with Repo() as repo:
+        return {stage.addressing: stage.meta["workers_env"] for stage in repo.index.stages
+                if isinstance(stage.meta, dict) and "workers_env" in stage.meta}
+
+
 def priorities(needs: dict[str, set[str]], durations: dict[str, float]) -> dict[str, float]:
     """The longest chain of work from each stage to the end of the pipeline, in seconds of
     the stages' last run (one second each when unknown): the critical path starts first."""
@@ -109,12 +123,17 @@ def _clock(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
 
 
-def _start(stage: str, env: dict[str, str], tries: int = 1) -> Job:
+def _start(stage: str, env: dict[str, str], cores: int = 1, workers_env: str | None = None,
+           tries: int = 1) -> Job:
+    """Run `stage` in its own DVC process; a stage of several cores gets their number in
+    its `workers_env`."""
     LOGS.mkdir(exist_ok=True)
     log = open(LOGS / f"{stage}.log", "a")  # noqa: SIM115 (the child holds it while it runs)
     command = ["dvc", "--wait-for-lock", "repro", "--single-item", stage]
+    if workers_env:
+        env = {**env, workers_env: str(cores)}
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    return Job(stage, process, time.monotonic(), log.tell(), tries)
+    return Job(stage, process, time.monotonic(), log.tell(), cores, tries)
 
 
 def _lock_conflict(stage: str) -> bool:
@@ -133,6 +152,7 @@ def run_stages(jobs: int, threads: int = 1, poll: float = 2.0,
     durations = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
     schedule = Schedule(needs, priorities(needs, {**(estimates or {}), **durations}))
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    worker_vars = worker_variables()
     start = time.monotonic()
     running: dict[str, Job] = {}
 
@@ -142,9 +162,14 @@ def run_stages(jobs: int, threads: int = 1, poll: float = 2.0,
     say(f"{len(needs)} stages, {jobs} at a time at {threads} thread(s) each; "
         f"logs in {LOGS}/<stage>.log")
     while True:
-        for stage in schedule.ready(set(running))[:max(0, jobs - len(running))]:
-            running[stage] = _start(stage, env)
-            say(f"start {stage}   (running: {', '.join(running)})")
+        for stage in schedule.ready(set(running)):
+            free = jobs - sum(job.cores for job in running.values())
+            if free <= 0:
+                break
+            cores = free if stage in worker_vars else 1
+            running[stage] = _start(stage, env, cores, worker_vars.get(stage))
+            say(f"start {stage}{f' on {cores} cores' if cores > 1 else ''}   "
+                f"(running: {', '.join(running)})")
         if not running:
             break
         time.sleep(poll)
@@ -162,7 +187,8 @@ def run_stages(jobs: int, threads: int = 1, poll: float = 2.0,
                     f"{len(needs)} done; running: {', '.join(running) or '-'})")
             elif _lock_conflict(stage) and job.tries < LOCK_RETRIES:
                 say(f"retry {stage}: another stage held DVC's lock")
-                running[stage] = _start(stage, env, job.tries + 1)
+                running[stage] = _start(stage, env, job.cores, worker_vars.get(stage),
+                                        job.tries + 1)
             else:
                 schedule.failed.append(stage)
                 say(f"FAILED {stage} (exit {code}); see {LOGS}/{stage}.log; its downstream "

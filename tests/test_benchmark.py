@@ -158,6 +158,25 @@ def test_benchmark_and_report_cover_every_bucket_and_method(benchmarked):
     assert f"Poisson-blended {fid['ours_poisson']:.1f}" in markdown
 
 
+def test_worker_processes_write_the_same_bits_as_one(benchmarked, tmp_path):
+    """INPAINT_WORKERS=2 (the parallel runner's free cores): the methods in two one-thread
+    processes, every output, feature and score byte for byte those of one process."""
+    folder = tmp_path / "w"
+    shutil.copytree(benchmarked, folder)
+    result = run_stage("benchmark", folder, env={"OMP_NUM_THREADS": "1",
+                                                 "INPAINT_WORKERS": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    one, two = benchmarked / "data/benchmark", folder / "data/benchmark"
+    written = sorted(p.relative_to(one) for p in one.rglob("*")
+                     if p.is_file() and "cache" not in p.parts)
+    assert len(written) > 30 and written == sorted(
+        p.relative_to(two) for p in two.rglob("*") if p.is_file() and "cache" not in p.parts)
+    for path in [*written, "../../metrics/benchmark.json"]:
+        assert (one / path).read_bytes() == (two / path).read_bytes(), path
+    result = run_stage("benchmark", folder, env={"INPAINT_WORKERS": "two"})
+    assert result.returncode != 0 and "INPAINT_WORKERS='two'" in result.stderr
+
+
 def test_report_names_a_reference_that_is_not_a_method(work, tmp_path):
     folder = tmp_path / "w"
     shutil.copytree(work, folder)

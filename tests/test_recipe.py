@@ -55,11 +55,12 @@ def test_the_schedule_starts_the_critical_path_first_and_blocks_after_a_failure(
     assert schedule.ready({"e"}) == ["b"]
 
 
-STAGE = """import sys, time, pathlib
+STAGE = """import os, sys, time, pathlib
 name, wait = sys.argv[1], float(sys.argv[2])
 start = time.time(); time.sleep(wait)
 if pathlib.Path("fail_" + name).exists(): sys.exit(3)
 pathlib.Path(name + ".out").write_text(f"{start} {time.time()}")
+pathlib.Path(name + ".workers").write_text(os.environ.get("TOY_WORKERS", "unset"))
 """
 
 
@@ -75,6 +76,7 @@ def toy_repo(tmp_path):
                 "deps": ["stage.py", *[f"{d}.out" for d in deps]], "outs": [f"{name}.out"]}
     pipeline = {"stages": {"a": stage("a", 0), "b": stage("b", 3, ["a"]),
                            "c": stage("c", 3, ["a"]), "d": stage("d", 0, ["b", "c"])}}
+    pipeline["stages"]["d"]["meta"] = {"workers_env": "TOY_WORKERS"}  # as the benchmark
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(pipeline))
     for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
         subprocess.run(command, cwd=tmp_path, check=True)
@@ -91,6 +93,8 @@ def test_independent_stages_run_side_by_side_and_dvc_lock_records_them(toy_repo,
     status = subprocess.run(["dvc", "status"], capture_output=True, text=True, check=True)
     assert "up to date" in status.stdout
     assert set(json.loads(parallel.DURATIONS.read_text())) == {"a", "b", "c", "d"}
+    # d divides its work over processes (meta: workers_env): it got both free cores
+    assert [Path(f"{s}.workers").read_text() for s in "abcd"] == ["unset"] * 3 + ["2"]
 
 
 def test_a_failed_stage_stops_its_downstream_and_a_rerun_carries_on(toy_repo, monkeypatch,

@@ -4,7 +4,10 @@ The pinning (inpaint/arithmetic.py) makes an AVX-512 CPU compute what an AVX2 CP
 vendor computes, but an AMD EPYC's `make repro` still differs from an Intel Xeon's in late
 digits. Run this on both and compare the lines: the first operation whose digest differs
 names the library (oneDNN: convolutions; MKL: matrix products and FFTs; ATen: elementwise,
-normalisation, Adam) and the shape at which it chooses another path.
+normalisation, Adam) and the shape at which it chooses another path. The last lines repeat
+the autoencoder's steps with oneDNN off (convolutions as im2col and an MKL matrix product,
+whose kernels `MKL_CBWR` pins): if that digest agrees across the two CPUs, so would a
+pipeline that trains that way; and the median seconds of a step each way, its cost.
 
     python profiling/arithmetic_fingerprint.py > fingerprint-$(hostname).txt
 """
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import statistics
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,8 +64,10 @@ def others() -> dict[str, Callable[[], tuple]]:
             "l1 + mean 32x3x64x64": lambda: (F.l1_loss(images, images.flip(0)),)}
 
 
-def autoencoder_steps(steps: int = 3) -> tuple[torch.Tensor, ...]:
-    """Adam steps of the paper's autoencoder at 64 px, batch 32: its weights after them."""
+def autoencoder_steps(steps: int = 3, seconds: list[float] | None = None
+                      ) -> tuple[torch.Tensor, ...]:
+    """Adam steps of the paper's autoencoder at 64 px, batch 32: its weights after them (and
+    each step's wall seconds appended to `seconds`)."""
     torch.manual_seed(0)
     cfg = AutoencoderConfig(resolution=64)
     encoder, decoder = Encoder(cfg), Decoder(cfg)
@@ -68,9 +75,12 @@ def autoencoder_steps(steps: int = 3) -> tuple[torch.Tensor, ...]:
     optimiser = torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
     images = torch.rand(32, 3, 64, 64, generator=torch.Generator().manual_seed(2)) * 2 - 1
     for _ in range(steps):
+        start = time.perf_counter()
         optimiser.zero_grad()
         F.l1_loss(decoder(encoder(images)), images).backward()
         optimiser.step()
+        if seconds is not None:
+            seconds.append(time.perf_counter() - start)
     return tuple(params)
 
 
@@ -89,6 +99,14 @@ def main() -> None:
     ops["autoencoder, 3 Adam steps"] = autoencoder_steps
     for name, run in ops.items():
         print(f"{digest(*run())}  {name}")
+    seconds = {}
+    for onednn in (True, False):
+        torch.backends.mkldnn.enabled = onednn
+        seconds[onednn] = []
+        weights = autoencoder_steps(6, seconds[onednn])
+    print(f"{digest(*weights)}  autoencoder, 6 Adam steps, oneDNN off")
+    print(f"# a step of it: {statistics.median(seconds[True][1:]):.3f} s with oneDNN, "
+          f"{statistics.median(seconds[False][1:]):.3f} s without (medians of 5)")
 
 
 if __name__ == "__main__":

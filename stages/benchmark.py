@@ -88,11 +88,6 @@ def score_method(name: str, params: BenchmarkParams) -> tuple[list[pd.DataFrame]
     return frames, fids
 
 
-def _one_thread() -> None:
-    import torch
-    torch.set_num_threads(1)
-
-
 def score_methods(params: BenchmarkParams, workers: int) -> list[tuple[list, dict]]:
     """`score_method` of every method, in `params.methods`' order, in this process or in
     `workers` one-thread processes."""
@@ -100,7 +95,7 @@ def score_methods(params: BenchmarkParams, workers: int) -> list[tuple[list, dic
         return [score_method(name, params) for name in params.methods]
     os.environ["OMP_NUM_THREADS"] = "1"  # the workers' (they inherit the pinned kernels too)
     with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"),
-                             initializer=_one_thread) as pool:
+                             initializer=set_threads) as pool:
         return list(pool.map(score_method, params.methods, [params] * len(params.methods)))
 
 

@@ -230,6 +230,9 @@ def test_figure6_compares_the_gans_over_the_seeds_that_trained_each(records, tmp
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     without_pixel = {seed: {**r, "logs": {"gan": r["logs"]["gan"]}} for seed, r in records.items()}
     assert study.gan_comparison(without_pixel) == []
+    apart = {0: {**records[0], "logs": {"pixel_gan": records[0]["logs"]["pixel_gan"]}},
+             1: records[1]}  # each GAN trained, but in no record both
+    assert study.figure6_seed(apart) is None and study.gan_comparison(apart) == []
     assert study.draw_figure6(without_pixel, tmp_path / "none.png") is None
     assert not (tmp_path / "none.png").exists()
 

@@ -66,6 +66,8 @@ README_METHODS = ("ours", "ours_extended", *COMPARED)
 # (each stage's log folder: its name in the report).
 GANS = {"gan": "feature space (the paper's)", "pixel_gan": "pixel space"}
 FIGURE6 = SEEDS / "figure6.png"
+# The training stages' per-epoch logs, in a workspace and in a record alike.
+TRAINING_LOGS = "plots/*/losses.tsv"
 
 
 # --- recording one seed -----------------------------------------------------------------
@@ -137,11 +139,12 @@ def current_outputs(pipeline_file: str = "dvc.yaml") -> tuple[list[Path], list[P
         changed = set(repo.status())
     if "benchmark" in changed:
         raise ValueError("the benchmark stage is not up to date: nothing to record")
-    metrics = [path for path in sorted(Path("metrics").glob("*.json"))
-               if produced.get(path.as_posix(), "benchmark") not in changed]
-    logs = [path for path in sorted(Path("plots").glob("*/losses.tsv"))
-            if produced.get(path.as_posix(), "benchmark") not in changed]
-    return metrics, logs
+
+    def current(pattern: str) -> list[Path]:
+        return [path for path in sorted(Path().glob(pattern))
+                if produced.get(path.as_posix(), "benchmark") not in changed]
+
+    return current("metrics/*.json"), current(TRAINING_LOGS)
 
 
 def record_seed(seed: int, folder: Path = SEEDS, benchmark: Path = Path("data/benchmark"),
@@ -168,7 +171,7 @@ def record_seed(seed: int, folder: Path = SEEDS, benchmark: Path = Path("data/be
     shutil.copy("params.yaml", tmp / "params.yaml")
     for path in sorted(Path("metrics").glob("*.json")) if metrics is None else metrics:
         shutil.copy(path, tmp / "metrics" / path.name)
-    for path in sorted(Path("plots").glob("*/losses.tsv")) if logs is None else logs:
+    for path in sorted(Path().glob(TRAINING_LOGS)) if logs is None else logs:
         (tmp / path.parent).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, tmp / path)
     with gzip.open(tmp / "scores.csv.gz", "wt", compresslevel=9) as f:
@@ -264,7 +267,7 @@ def load_records(folder: Path = SEEDS) -> dict[int, dict]:
         records[seed] = {"benchmark": json.loads((path / "metrics/benchmark.json").read_text()),
                          "scores": pd.read_csv(path / "scores.csv.gz"), "fid": fid,
                          "logs": {log.parent.name: log
-                                  for log in sorted(path.glob("plots/*/losses.tsv"))}}
+                                  for log in sorted(path.glob(TRAINING_LOGS))}}
     if not records:
         raise FileNotFoundError(f"no seed records under {folder}")
     return records
@@ -498,34 +501,40 @@ def _over_seeds(values: list[float], digits: int) -> str:
 def gan_logs(records: dict[int, dict]) -> dict[str, dict[int, pd.DataFrame]]:
     """{GAN stage: {seed: its log per epoch}} of the records that trained each of `GANS`."""
     return {gan: {seed: pd.read_csv(record["logs"][gan], sep="\t")
-                  for seed, record in records.items() if gan in record.get("logs", {})}
+                  for seed, record in records.items() if gan in record["logs"]}
             for gan in GANS}
+
+
+def figure6_seed(records: dict[int, dict]) -> int | None:
+    """The first seed whose record trained both GANs (the one Figure 6 draws), or None."""
+    return next((seed for seed in sorted(records) if set(GANS) <= set(records[seed]["logs"])),
+                None)
 
 
 def gan_comparison(records: dict[int, dict]) -> list[str]:
     """Figure 6 over the records: each GAN's sample FID (mean ± sd over the seeds that trained
     it) at up to six of its FID epochs, its losses and diversity in its last epoch; nothing
     unless some record trained both GANs."""
-    logs = gan_logs(records)
-    if not all(logs.values()):
+    drawn = figure6_seed(records)
+    if drawn is None:
         return []
+    logs = gan_logs(records)
     runs = [log for by_seed in logs.values() for log in by_seed.values()]
     fid_epochs = sorted(set.intersection(*(set(log.epoch[log.fid.notna()]) for log in runs)))
     step = -(-len(fid_epochs) // 6)
     shown = fid_epochs[::-1][::step][::-1]
-    both = sorted(set(logs["gan"]) & set(logs["pixel_gan"]))
     text = ["## Figure 6: the GAN in feature space and in pixel space", "",
             "FID of `gan.fid_samples` decoded samples against as many validation faces, "
             "every `gan.fid_every` epochs (biased high at this N: compare the rows, not other "
             "tables); then the last epoch's G and D losses and the samples' diversity (mean "
             "pairwise L1 of 64 samples over that of 64 real faces; near 0: mode collapse). "
             "Mean ± sd over the seeds that trained the GAN. Loss curves: "
-            f"[{FIGURE6.name}]({FIGURE6.name}) (seed {both[0]}).", "",
+            f"[{FIGURE6.name}]({FIGURE6.name}) (seed {drawn}).", "",
             "| GAN | seeds | " + " | ".join(f"FID @{e}" for e in shown)
             + " | G loss | D loss | diversity |", "|---" * (len(shown) + 5) + "|"]
     for gan, by_seed in logs.items():
-        fids = [_over_seeds([float(log.set_index("epoch").fid[e]) for log in by_seed.values()],
-                            1) for e in shown]
+        fid = [log.set_index("epoch").fid for log in by_seed.values()]
+        fids = [_over_seeds([float(by_epoch[e]) for by_epoch in fid], 1) for e in shown]
         last = [_over_seeds([float(log[column].iloc[-1]) for log in by_seed.values()], 2)
                 for column in ("loss_g", "loss_d", "diversity")]
         text.append(f"| {GANS[gan]} | {', '.join(map(str, by_seed))} | "
@@ -534,13 +543,13 @@ def gan_comparison(records: dict[int, dict]) -> list[str]:
 
 
 def draw_figure6(records: dict[int, dict], path: Path = FIGURE6) -> Path | None:
-    """The loss curves of both GANs of the first seed that trained both, or None."""
+    """The loss curves of both GANs of `figure6_seed`'s record, or None."""
     from inpaint.evaluation.report import figure6
-    both = [record["logs"] for record in records.values()
-            if set(GANS) <= set(record.get("logs", {}))]
-    if not both:
+    drawn = figure6_seed(records)
+    if drawn is None:
         return None
-    figure6(both[0]["gan"], both[0]["pixel_gan"], path)
+    logs = records[drawn]["logs"]
+    figure6(logs["gan"], logs["pixel_gan"], path)
     return path
 
 
